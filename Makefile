@@ -1,0 +1,40 @@
+# Bootstraps the virtual environment from pyproject.toml, then runs, tests, documents, benchmarks.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+MIMIC_VENV := $(CURDIR)/.venv-mimic
+ORCH := middleware/orchestrator
+PIP := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: run test docs bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.run: $(VENV)/bin/python $(ORCH)/pyproject.toml
+	$(PIP) -e $(ORCH)
+	touch $@
+
+$(VENV)/.test: $(VENV)/.run $(ORCH)/tests/plugins/example_driver/pyproject.toml
+	$(PIP) -e '$(ORCH)[test,docs]' $(ORCH)/tests/plugins/example_driver
+	touch $@
+
+# mimic (Rackspace's API mock) lives in its own environment: it needs attrs 23.2.0 pinned.
+$(MIMIC_VENV)/.installed:
+	$(PYTHON) -m venv $(MIMIC_VENV)
+	$(MIMIC_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'mimic==2.2.0' 'attrs==23.2.0'
+	touch $@
+
+run: $(VENV)/.run
+	cd $(ORCH) && $(VENV)/bin/python runserver.py
+
+test: $(VENV)/.test $(MIMIC_VENV)/.installed
+	cd $(ORCH) && MIMIC_TWISTD=$(MIMIC_VENV)/bin/twistd $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+docs: $(VENV)/.test
+	cd $(ORCH) && PATH=$(VENV)/bin:$$PATH ./make_mw_docs.sh
+
+bench: $(VENV)/.test
+	cd $(ORCH) && $(VENV)/bin/python bench/api_throughput.py
+
+clean:
+	rm -rf $(VENV) $(MIMIC_VENV)

@@ -1,0 +1,51 @@
+"""Who is calling and what they may touch: resolved once per request, in one place."""
+from flask import current_app, g, request
+
+from dispatcher.errors import Forbidden, NotFound
+
+PUBLIC_PATHS = frozenset({"/healthz", "/api/v1/openapi.json"})
+
+
+def resolve_caller():
+    """``before_request``: every ``/api/v1`` call but the OpenAPI document needs a valid key."""
+    g.caller = None
+    if request.path.startswith("/api/") and request.path not in PUBLIC_PATHS:
+        g.caller = current_app.extensions["orchestrator.accounts"].authenticate(request.headers.get("Authorization"))
+
+
+def caller():
+    return g.caller
+
+
+def require_admin():
+    if not g.caller.is_admin:
+        raise Forbidden("only the administrator may do this")
+
+
+class Access:
+    """Answers, for the current caller, which clouds and nodes it may use."""
+
+    def __init__(self, owners):
+        self.owners = owners
+
+    def may_use_cloud(self, cloud):
+        who = g.caller
+        return who.is_admin or not cloud.allow or who.plan in cloud.allow or who.name in cloud.allow
+
+    def check_cloud(self, cloud):
+        if not self.may_use_cloud(cloud):
+            raise Forbidden(f"the {g.caller.plan} plan may not use cloud {cloud.name!r}", {"cloud": cloud.name})
+
+    def visible_nodes(self, cloud, nodes):
+        """The nodes the caller may see: all for the administrator, its own for the others."""
+        if g.caller.is_admin:
+            return nodes
+        mine = self.owners.owned(cloud.name, g.caller.account_id)
+        return [n for n in nodes if n.id in mine]
+
+    def check_node(self, cloud, node_id):
+        """404, not 403, for a node of another account: its existence is not ours to reveal."""
+        if g.caller.is_admin:
+            return
+        if self.owners.owner(cloud.name, node_id) != g.caller.account_id:
+            raise NotFound(f"cloud {cloud.name!r} has no node {node_id!r}", {"cloud": cloud.name, "node": node_id})

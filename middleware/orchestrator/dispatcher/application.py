@@ -1,0 +1,75 @@
+"""The application factory: ``create_app(settings)`` builds and wires every component."""
+import hashlib
+import logging
+import sys
+
+from flask import Flask, request
+from flask_limiter import Limiter
+
+from dispatcher.api import accounts as accounts_api, auth, clouds, errors, meta, nodes
+from dispatcher.config import load_config
+from dispatcher.lib import store
+from dispatcher.lib.accounts import Accounts, check_plans
+from dispatcher.lib.cloud_init import prepare_cloud_environment
+from dispatcher.lib.ownership import NodeOwners
+from dispatcher.lib.secrets import install_log_filter, registry as secrets
+
+log = logging.getLogger("dispatcher")
+
+BLUEPRINTS = (meta.bp, clouds.bp, nodes.bp, accounts_api.bp)
+
+
+def _rate_key():
+    # Counted per presented key (hashed: the limiter's store never holds a key), else per address.
+    header = request.headers.get("Authorization")
+    if header:
+        return "key:" + hashlib.sha256(header.encode()).hexdigest()[:32]
+    return "addr:" + (request.remote_addr or "-")
+
+
+def create_app(settings=None):
+    """Build the application from the layered settings (``settings`` overrides the rest)."""
+    install_log_filter()
+    config = load_config(settings)
+    check_plans(config["PLANS"])
+    farm = prepare_cloud_environment(config)
+
+    app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
+    app.config.update(config)
+    app.json.sort_keys = False
+    app.json.compact = True
+
+    engine = store.make_engine(config.get("DATABASE_URL") or store.default_url(app.instance_path))
+    store.create_schema(engine)
+    accounts = Accounts(engine, config["PLANS"], config["ADMIN_PLAN"])
+    secrets.add(config.get("ORCHESTRATOR_ADMIN_KEY"))
+    generated = accounts.bootstrap_admin(config.get("ORCHESTRATOR_ADMIN_KEY"))
+    if generated:
+        announce_admin_key(generated)
+
+    owners = NodeOwners(engine)
+    app.extensions.update({
+        "orchestrator.engine": engine,
+        "orchestrator.clouds": farm,
+        "orchestrator.accounts": accounts,
+        "orchestrator.owners": owners,
+        "orchestrator.access": auth.Access(owners),
+    })
+
+    errors.init_app(app)
+    limiter = Limiter(_rate_key, app=app, storage_uri=config["RATELIMIT_STORAGE_URI"],
+                      default_limits=[config["RATE_LIMIT"]] if config["RATE_LIMIT"] else [],
+                      headers_enabled=True, strategy="fixed-window")
+    app.extensions["orchestrator.limiter"] = limiter
+    app.before_request(auth.resolve_caller)
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
+    limiter.exempt(meta.healthz)
+    return app
+
+
+def announce_admin_key(token):
+    """Print the generated administrator key once, on the console that started the service."""
+    print(f"Orchestrator: the administrator's API key is {token}\n"
+          f"Orchestrator: send it as 'Authorization: Bearer <key>'; it is stored only as a hash "
+          f"and will not be shown again.", file=sys.stderr, flush=True)

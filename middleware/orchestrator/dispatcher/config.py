@@ -1,0 +1,39 @@
+"""Layered configuration: defaults, the operator's settings file, the environment, overrides."""
+import copy
+import os
+import runpy
+
+from dispatcher import settings as defaults
+from dispatcher.errors import SettingsError
+
+SETTINGS_ENV = "ORCHESTRATOR_SETTINGS"
+ENVIRONMENT_NAMES = ("DATABASE_URL", "ORCHESTRATOR_ADMIN_KEY")
+
+
+def _public_names(namespace):
+    """The upper-case names of a module or settings file, plus ``CloudConfig.CLOUD_FARM``."""
+    found = {key: value for key, value in namespace.items() if key.isupper()}
+    cloud_config = namespace.get("CloudConfig")
+    if cloud_config is not None and hasattr(cloud_config, "CLOUD_FARM"):
+        found["CLOUD_FARM"] = cloud_config.CLOUD_FARM
+    return found
+
+
+def load_config(overrides=None, environ=None):
+    """Return the settings as a dict, each layer overriding the one before it."""
+    environ = os.environ if environ is None else environ
+    config = copy.deepcopy(_public_names(vars(defaults)))
+    path = environ.get(SETTINGS_ENV)
+    if path:
+        if not os.path.isfile(path):
+            raise SettingsError(f"{SETTINGS_ENV} names {path!r}, which is not a file")
+        try:
+            namespace = runpy.run_path(path)
+        except Exception as exc:  # the operator's file: report it, never a traceback
+            raise SettingsError(f"cannot read settings file {path!r}: {type(exc).__name__}: {exc}")
+        config.update(_public_names(namespace))
+    for name in ENVIRONMENT_NAMES:
+        if environ.get(name):
+            config[name] = environ[name]
+    config.update(overrides or {})
+    return config

@@ -1,0 +1,38 @@
+"""Driver classes: each turns one ``CLOUD_FARM`` entry into a connected libcloud driver."""
+from libcloud.compute.providers import get_driver
+
+from dispatcher.errors import SettingsError
+
+
+class GenericDriver:
+    """Connects any libcloud compute provider.
+
+    ``USER`` is the provider's key, ``PASSWORD`` its secret (omitted when empty) and
+    ``EXTRA_PARAMS`` the driver's keyword arguments, as libcloud documents them for that
+    provider. Subclasses map our settings onto a driver whose arguments differ.
+    """
+
+    #: Settings keys that must be present and non-empty for this driver.
+    required_credentials = ("USER",)
+
+    def __init__(self, creds):
+        self.creds = creds
+        self.engine = str(creds["ENGINE"])
+        self.user = creds.get("USER") or ""
+        self.password = creds.get("PASSWORD") or ""
+        self.extra = dict(creds.get("EXTRA_PARAMS") or {})
+
+    @classmethod
+    def check_settings(cls, name, creds):
+        """Raise :class:`SettingsError` naming the cloud and the key when ``creds`` is unusable."""
+        for key in cls.required_credentials:
+            if not creds.get(key):
+                raise SettingsError(f"cloud {name!r}: {key} is required by the {creds['ENGINE']} driver")
+
+    def libcloud_class(self):
+        return get_driver(self.engine)
+
+    def connect(self, **kwargs):
+        """Return a libcloud driver connected with these credentials; ``kwargs`` win over ours."""
+        args = (self.user, self.password) if self.password else (self.user,)
+        return self.libcloud_class()(*args, **{**self.extra, **kwargs})

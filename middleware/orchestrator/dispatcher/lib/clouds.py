@@ -1,0 +1,238 @@
+"""A configured cloud: one long-lived libcloud driver behind operations that speak our values.
+
+Every provider call goes through :func:`provider_call`, which turns libcloud's and the
+transport's exceptions into our :class:`~dispatcher.errors.DispatcherError` hierarchy with
+the credentials scrubbed from the message.
+"""
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+import logging
+import socket
+import threading
+import time
+
+from libcloud.common.exceptions import BaseHTTPError
+from libcloud.common.types import InvalidCredsError, LibcloudError, ProviderError
+from libcloud.compute.base import NodeDriver
+from libcloud.compute.types import NodeState
+import requests
+
+from dispatcher.errors import CloudError, CloudTimeout, DispatcherError, NotFound, NotSupported, ValidationFailed
+from dispatcher.lib.secrets import registry as secrets
+from dispatcher.lib.values import Image, Location, Node, Size
+
+log = logging.getLogger(__name__)
+
+#: Operations a cloud may support, by the libcloud method that performs them.
+OPERATIONS = {
+    "list_nodes": "list_nodes", "create_node": "create_node", "reboot_node": "reboot_node",
+    "destroy_node": "destroy_node", "list_images": "list_images", "list_sizes": "list_sizes",
+    "list_locations": "list_locations",
+}
+CATALOG_TTL = 300.0     # seconds images and sizes are reused to check a create request
+PARALLEL_CREATES = 8    # nodes created at once by one request
+
+
+@contextmanager
+def provider_call(cloud, operation):
+    """Translate whatever a provider call raises into our errors, secrets scrubbed."""
+    try:
+        yield
+    except DispatcherError:
+        raise
+    except InvalidCredsError:
+        raise CloudError(f"cloud {cloud.name!r} refused our credentials", {"cloud": cloud.name})
+    except (socket.timeout, TimeoutError, requests.Timeout):
+        raise CloudTimeout(f"cloud {cloud.name!r} did not answer within {cloud.timeout:g} s",
+                           {"cloud": cloud.name, "operation": operation})
+    except (requests.ConnectionError, ConnectionError) as exc:
+        raise CloudError(f"cloud {cloud.name!r} could not be reached: {_reason(exc)}",
+                         {"cloud": cloud.name, "operation": operation})
+    except NotImplementedError:
+        raise NotSupported(f"the {cloud.engine} driver of cloud {cloud.name!r} cannot {operation.replace('_', ' ')}",
+                           {"cloud": cloud.name, "operation": operation})
+    except (ProviderError, BaseHTTPError) as exc:
+        status = getattr(exc, "http_code", None) or getattr(exc, "code", None)
+        raise CloudError(f"cloud {cloud.name!r} failed to {operation.replace('_', ' ')}: {_reason(exc)}",
+                         {"cloud": cloud.name, "operation": operation, "provider_status": status})
+    except (LibcloudError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        # Drivers raise plain exceptions on answers they cannot parse: still the cloud's fault.
+        log.warning("cloud %s: %s failed: %s: %s", cloud.name, operation, type(exc).__name__, _reason(exc))
+        raise CloudError(f"cloud {cloud.name!r} failed to {operation.replace('_', ' ')}: {_reason(exc)}",
+                         {"cloud": cloud.name, "operation": operation})
+
+
+def _reason(exc):
+    text = str(getattr(exc, "value", None) or exc) or type(exc).__name__
+    return secrets.redact(text)[:500]
+
+
+class Cloud:
+    """One entry of ``CLOUD_FARM``, connected on first use and kept connected."""
+
+    def __init__(self, name, creds, driver_class, timeout, default=False):
+        self.name = name
+        self.engine = str(creds["ENGINE"])
+        self.allow = tuple(creds.get("ALLOW") or ())
+        self.timeout = float(creds.get("TIMEOUT") or timeout)
+        self.default = default
+        self.driver_class = driver_class
+        self._factory = driver_class(creds)
+        self._driver = None
+        self._lock = threading.Lock()
+        self._catalog = {}  # "images"/"sizes" -> (fetched at, {id: libcloud object})
+
+    # -- connection -------------------------------------------------------------------
+    @property
+    def driver(self):
+        """The connected libcloud driver; created once, shared by every request."""
+        if self._driver is None:
+            with self._lock:
+                if self._driver is None:
+                    with provider_call(self, "connect"):
+                        self._driver = self._factory.connect(timeout=self.timeout)
+        return self._driver
+
+    def info(self):
+        return {"name": self.name, "engine": self.engine, "driver": self.driver_class.__name__,
+                "default": self.default}
+
+    def capabilities(self):
+        """Which operations the driver implements, read from its class (no provider call)."""
+        cls = self._factory.libcloud_class()
+        return {op: getattr(cls, method, None) is not getattr(NodeDriver, method, None)
+                for op, method in OPERATIONS.items()}
+
+    # -- catalog ----------------------------------------------------------------------
+    def images(self):
+        with provider_call(self, "list_images"):
+            return [Image.from_libcloud(i) for i in self.driver.list_images()]
+
+    def sizes(self):
+        with provider_call(self, "list_sizes"):
+            return [Size.from_libcloud(s) for s in self.driver.list_sizes()]
+
+    def locations(self):
+        with provider_call(self, "list_locations"):
+            return [Location.from_libcloud(x) for x in self.driver.list_locations()]
+
+    def _lookup(self, kind, item_id, field):
+        fetched, items = self._catalog.get(kind, (0.0, {}))
+        if item_id not in items or time.monotonic() - fetched > CATALOG_TTL:
+            with provider_call(self, f"list_{kind}"):
+                listed = getattr(self.driver, f"list_{kind}")()
+            items = {str(item.id): item for item in listed}
+            self._catalog[kind] = (time.monotonic(), items)
+        if item_id not in items:
+            raise ValidationFailed(f"cloud {self.name!r} has no {field} {item_id!r}",
+                                   {field: [f"unknown {field} {item_id!r}"]})
+        return items[item_id]
+
+    # -- nodes ------------------------------------------------------------------------
+    def _raw_nodes(self):
+        with provider_call(self, "list_nodes"):
+            return self.driver.list_nodes()
+
+    def nodes(self):
+        return [Node.from_libcloud(n) for n in self._raw_nodes()]
+
+    def _raw_node(self, node_id):
+        driver = self.driver
+        with provider_call(self, "get_node"):
+            if hasattr(driver, "ex_get_node"):
+                found = driver.ex_get_node(node_id)
+            else:
+                found = next((n for n in driver.list_nodes() if str(n.id) == node_id), None)
+        if found is None:
+            raise NotFound(f"cloud {self.name!r} has no node {node_id!r}", {"cloud": self.name, "node": node_id})
+        return found
+
+    def node(self, node_id):
+        return Node.from_libcloud(self._raw_node(node_id))
+
+    def create_nodes(self, name, image, size, location=None, count=1):
+        """Create ``count`` nodes in parallel; returns (nodes, failures) so nothing is lost."""
+        image_obj = self._lookup("images", image, "image")
+        size_obj = self._lookup("sizes", size, "size")
+        location_obj = None
+        if location is not None:
+            with provider_call(self, "list_locations"):
+                location_obj = next((x for x in self.driver.list_locations() if str(x.id) == location), None)
+            if location_obj is None:
+                raise ValidationFailed(f"cloud {self.name!r} has no location {location!r}",
+                                       {"location": [f"unknown location {location!r}"]})
+        names = node_names(name, count)
+
+        def create(node_name):
+            kwargs = {"name": node_name, "image": image_obj, "size": size_obj}
+            if location_obj is not None:
+                kwargs["location"] = location_obj
+            with provider_call(self, "create_node"):
+                return Node.from_libcloud(self.driver.create_node(**kwargs))
+
+        created, failures = [], []
+        with ThreadPoolExecutor(max_workers=min(count, PARALLEL_CREATES)) as pool:
+            futures = [(n, pool.submit(create, n)) for n in names]
+            for node_name, future in futures:
+                try:
+                    created.append(future.result())
+                except DispatcherError as exc:
+                    failures.append({"name": node_name, "error": exc.to_dict()["error"]})
+        return created, failures
+
+    def wait_running(self, node_ids, timeout, poll=0.5):
+        """Poll until every node runs; raises :class:`CloudTimeout` naming the laggards."""
+        deadline = time.monotonic() + timeout
+        pending = set(node_ids)
+        latest = {}
+        while True:
+            for node in self.nodes():
+                if node.id in pending:
+                    latest[node.id] = node
+                    if node.state == NodeState.RUNNING:
+                        pending.discard(node.id)
+            if not pending:
+                return [latest[i] for i in node_ids]
+            if time.monotonic() >= deadline:
+                raise CloudTimeout(f"nodes of cloud {self.name!r} were not running within {timeout:g} s",
+                                   {"cloud": self.name, "waiting_for": sorted(pending)})
+            time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+
+    def reboot(self, node_id):
+        node = self._raw_node(node_id)
+        with provider_call(self, "reboot_node"):
+            if not self.driver.reboot_node(node):
+                raise CloudError(f"cloud {self.name!r} refused to reboot node {node_id!r}")
+
+    def destroy(self, node_id):
+        node = self._raw_node(node_id)
+        with provider_call(self, "destroy_node"):
+            if not self.driver.destroy_node(node):
+                raise CloudError(f"cloud {self.name!r} refused to destroy node {node_id!r}")
+
+    def ping(self, node_id, port=22, timeout=2.0):
+        """Cloud state of the node plus a TCP probe of ``port`` on its first address."""
+        node = self.node(node_id)
+        address = next(iter(node.public_ips or node.private_ips), None)
+        result = {"node_id": node.id, "state": node.state, "address": address, "port": port,
+                  "reachable": False, "latency_ms": None, "error": None}
+        if address is None:
+            result["error"] = "the node has no address"
+            return result
+        started = time.perf_counter()
+        try:
+            with socket.create_connection((address, port), timeout=timeout):
+                result["reachable"] = True
+                result["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        except OSError as exc:
+            result["error"] = type(exc).__name__ if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        return result
+
+
+def node_names(pattern, count):
+    """Names for ``count`` nodes: ``{n}`` in the pattern counts from 1; appended when absent."""
+    if count == 1 and "{n}" not in pattern:
+        return [pattern]
+    if "{n}" not in pattern:
+        pattern += "-{n}"
+    return [pattern.replace("{n}", str(n)) for n in range(1, count + 1)]

@@ -1,0 +1,64 @@
+"""Secrets the process knows (cloud credentials, keys): redacted from text and log records."""
+import logging
+import threading
+
+MASK = "[redacted]"
+_MIN_LENGTH = 4  # shorter values would mask ordinary words
+
+
+class SecretRegistry:
+    """A set of secret strings and the means to scrub them from any text."""
+
+    def __init__(self):
+        self._values = frozenset()
+        self._lock = threading.Lock()
+
+    def add(self, *values):
+        fresh = {str(v) for v in values if v and len(str(v)) >= _MIN_LENGTH}
+        with self._lock:
+            self._values = self._values | fresh
+
+    def redact(self, text):
+        text = str(text)
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+
+#: The process-wide registry; the cloud farm and the key store add to it.
+registry = SecretRegistry()
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites every record so that no registered secret reaches a handler."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        clean = registry.redact(message)
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = registry.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def install_log_filter():
+    """Attach the redacting filter to the root logger's handlers and to every new record."""
+    flt = RedactingFilter()
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(flt)
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "_redacting", False):
+        return
+
+    def record_factory(*args, **kwargs):
+        record = factory(*args, **kwargs)
+        flt.filter(record)
+        return record
+
+    record_factory._redacting = True
+    logging.setLogRecordFactory(record_factory)

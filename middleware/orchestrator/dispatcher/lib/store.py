@@ -1,0 +1,122 @@
+"""The store: SQLAlchemy tables and the engine, SQLite by default, PostgreSQL by URL."""
+import os
+import time
+
+from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
+                        Table, Text, UniqueConstraint, create_engine, event)
+
+metadata = MetaData()
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("plan", String(64), nullable=False),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("digest", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+)
+
+node_owners = Table(
+    "node_owners", metadata,
+    Column("cloud", String(64), primary_key=True),
+    Column("node_id", String(255), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("group", String(200), nullable=True, index=True),
+    Column("schedule", Text, nullable=False),       # JSON, as the client sent it (normalised)
+    Column("action", Text, nullable=False),         # JSON
+    Column("overlap", String(16), nullable=False, default="skip"),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("next_run_at", Float, nullable=True, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("job_id", String(32), nullable=False, index=True),   # runs outlive their job
+    Column("account_id", String(32), nullable=False, index=True),
+    Column("scheduled_for", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("submitted_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Column("result", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    # The claim: one run per job per scheduled time, whoever tries to make a second.
+    UniqueConstraint("job_id", "scheduled_for", name="uq_run_job_time"),
+    Index("ix_runs_job_submitted", "job_id", "submitted_at"),
+)
+
+run_events = Table(
+    "run_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("message", Text, nullable=True),
+)
+
+leases = Table(
+    "leases", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+
+def now():
+    return time.time()
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    # WAL lets readers work while the scheduler writes; busy_timeout queues writers
+    # instead of failing them with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def default_url(instance_path):
+    os.makedirs(instance_path, exist_ok=True)
+    return "sqlite:///" + os.path.join(instance_path, "orchestrator.sqlite3")
+
+
+def make_engine(url):
+    """An engine for ``url``; SQLite connections get WAL and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+def create_schema(engine):
+    metadata.create_all(engine)

@@ -1,0 +1,61 @@
+"""Default settings.
+
+An operator overrides any of these names in a Python file named by the
+``ORCHESTRATOR_SETTINGS`` environment variable; the clouds go either in a ``CloudConfig``
+class, as here, or in a top-level ``CLOUD_FARM``. ``DATABASE_URL`` and
+``ORCHESTRATOR_ADMIN_KEY`` may also come from the environment.
+"""
+from dispatcher.lib import Provider
+
+
+class CloudConfig:
+    """The clouds this middleware drives.
+
+    Each entry maps a cloud name to ``ENGINE`` (a provider label), the credentials ``USER``
+    and ``PASSWORD`` when the driver needs them, and ``EXTRA_PARAMS`` handed to the libcloud
+    driver. Optional keys: ``TIMEOUT`` (seconds for one provider call, default
+    ``CLOUD_TIMEOUT``) and ``ALLOW`` (plans or account names that may use the cloud; every
+    account when absent). ``default`` is the cloud used when a request names none.
+    """
+
+    CLOUD_FARM = {
+        "default": {
+            "ENGINE": Provider.DUMMY,
+            "USER": "",
+            "PASSWORD": "",
+            "EXTRA_PARAMS": {},
+        },
+    }
+
+
+# SQLAlchemy URL of the store; empty means a SQLite file in the instance folder.
+DATABASE_URL = ""
+
+# Seconds one provider call may take before the API answers 504.
+CLOUD_TIMEOUT = 30
+
+# Most items one page of a list holds, and how many it holds when the caller does not say.
+PAGE_SIZE_MAX = 1000
+PAGE_SIZE_DEFAULT = 100
+
+# Largest request body accepted, in bytes (413 above it).
+MAX_CONTENT_LENGTH = 1024 * 1024
+
+# Nodes one create request may ask for, and the longest wait for them to run.
+NODES_PER_REQUEST_MAX = 50
+NODE_WAIT_TIMEOUT_MAX = 1800
+
+# Plans and their quotas: max_jobs is the most jobs an account may hold (None: no limit).
+PLANS = {
+    "free": {"max_jobs": 10},
+    "standard": {"max_jobs": 1000},
+    "unlimited": {"max_jobs": None},
+}
+# The administrator's plan.
+ADMIN_PLAN = "unlimited"
+
+# Requests one API key (or one address, without a key) may make; "" turns limiting off.
+RATE_LIMIT = "1200 per minute"
+# Where the counts live: memory:// counts per worker process; give every worker the same
+# redis:// or memcached:// URL to count across workers and hosts.
+RATELIMIT_STORAGE_URI = "memory://"

@@ -1,0 +1,19 @@
+"""Production serving: ``gunicorn -c gunicorn.conf.py dispatcher:app`` (read from this folder
+by default). Each setting may be overridden on the command line or by the environment."""
+import multiprocessing
+import os
+
+bind = os.environ.get("ORCHESTRATOR_BIND", "0.0.0.0:5070")
+# Threads serve concurrent slow cloud calls without a process each; workers add CPU.
+workers = int(os.environ.get("ORCHESTRATOR_WORKERS", min(4, multiprocessing.cpu_count())))
+worker_class = "gthread"
+threads = int(os.environ.get("ORCHESTRATOR_THREADS", "8"))
+# Node creation with wait=true may take minutes; the API bounds it with its own timeout.
+timeout = int(os.environ.get("ORCHESTRATOR_WORKER_TIMEOUT", "1900"))
+graceful_timeout = 30
+keepalive = 5
+accesslog = os.environ.get("ORCHESTRATOR_ACCESS_LOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("ORCHESTRATOR_LOG_LEVEL", "info")
+# The query string may carry nothing secret, but the Authorization header is never logged.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
