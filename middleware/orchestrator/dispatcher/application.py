@@ -1,4 +1,6 @@
 """The application factory: ``create_app(settings)`` builds and wires every component."""
+import atexit
+from datetime import datetime, timezone
 import hashlib
 import logging
 import sys
@@ -6,17 +8,21 @@ import sys
 from flask import Flask, request
 from flask_limiter import Limiter
 
-from dispatcher.api import accounts as accounts_api, auth, clouds, errors, meta, nodes
+from dispatcher.api import accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes, runs
 from dispatcher.config import load_config
 from dispatcher.lib import store
 from dispatcher.lib.accounts import Accounts, check_plans
+from dispatcher.lib.actions import RunContext
 from dispatcher.lib.cloud_init import prepare_cloud_environment
+from dispatcher.lib.executor import LocalExecutor
+from dispatcher.lib.jobs import Jobs
 from dispatcher.lib.ownership import NodeOwners
+from dispatcher.lib.scheduler import Scheduler
 from dispatcher.lib.secrets import install_log_filter, registry as secrets
 
 log = logging.getLogger("dispatcher")
 
-BLUEPRINTS = (meta.bp, clouds.bp, nodes.bp, accounts_api.bp)
+BLUEPRINTS = (meta.bp, clouds.bp, nodes.bp, jobs_api.bp, runs.bp, groups.bp, accounts_api.bp)
 
 
 def _rate_key():
@@ -48,7 +54,11 @@ def create_app(settings=None):
         announce_admin_key(generated)
 
     owners = NodeOwners(engine)
+    scheduler = Scheduler(engine, LocalExecutor(config["SCHEDULER_WORKERS"]),
+                          run_context_factory(accounts, farm, owners, config), config)
     app.extensions.update({
+        "orchestrator.jobs": Jobs(engine, on_change=scheduler.wake),
+        "orchestrator.scheduler": scheduler,
         "orchestrator.engine": engine,
         "orchestrator.clouds": farm,
         "orchestrator.accounts": accounts,
@@ -65,7 +75,21 @@ def create_app(settings=None):
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
     limiter.exempt(meta.healthz)
+    if config["SCHEDULER_ENABLED"]:
+        scheduler.start()
+        atexit.register(scheduler.stop, wait=False)
     return app
+
+
+def run_context_factory(accounts, farm, owners, config):
+    """What an action sees of the world when one of its runs executes."""
+    def make(run):
+        account = accounts.account(run["account_id"])
+        return RunContext(run_id=run["id"], job_id=run["job_id"], account_id=run["account_id"],
+                          is_admin=bool(account["is_admin"]),
+                          scheduled_for=datetime.fromtimestamp(run["scheduled_for"], timezone.utc),
+                          clouds=farm, owners=owners, settings=config)
+    return make
 
 
 def announce_admin_key(token):

@@ -59,3 +59,23 @@ RATE_LIMIT = "1200 per minute"
 # Where the counts live: memory:// counts per worker process; give every worker the same
 # redis:// or memcached:// URL to count across workers and hosts.
 RATELIMIT_STORAGE_URI = "memory://"
+
+# The scheduler. Every process runs one; the one holding the lease in the store is active.
+SCHEDULER_ENABLED = True
+# Seconds between two looks at the store: a job written by any worker fires at most this late.
+SCHEDULER_POLL_INTERVAL = 0.05
+# Seconds a scheduler's lease lasts without renewal; a dead scheduler is replaced after this.
+SCHEDULER_LEASE_SECONDS = 5
+# Runs executed at once by this process's pool.
+SCHEDULER_WORKERS = 16
+# Due jobs claimed per transaction.
+SCHEDULER_BATCH = 1000
+# Missed occurrences recorded one by one for a job after downtime, before skipping ahead.
+SCHEDULER_MAX_MISSED_RECORDED = 100
+# Days finished runs are kept.
+RUN_RETENTION_DAYS = 30
+
+# Networks url jobs may not call (checked after DNS resolution and on every redirect), and,
+# when not empty, the only networks they may call. Link-local and cloud metadata by default.
+URL_DENY_NETWORKS = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"]
+URL_ALLOW_NETWORKS = []

@@ -1,11 +1,77 @@
-"""Shared fixtures: an app factory over a throwaway store, clients, accounts and their keys."""
+"""Shared fixtures: an app factory over a throwaway store, clients, accounts and their keys.
+
+Every app the suite builds records its responses, and the session records every log line; at
+the end of the session no configured secret may appear in any of them (an API key may appear
+once: in the response that created it).
+"""
+import logging
+
+from flask import request
 import pytest
+from sqlalchemy import select
+
+from dispatcher.lib import store
 
 from dispatcher.application import create_app
 from dispatcher.lib import Provider
 
 ADMIN_KEY = "test-admin-key-0123456789abcdef0123"
 DUMMY_FARM = {"default": {"ENGINE": Provider.DUMMY, "USER": "", "PASSWORD": "", "EXTRA_PARAMS": {}}}
+
+
+class _Captured(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+CAPTURED_LOGS = _Captured()
+RESPONSES = []            # (method, path, body text) of every response of every app
+SECRETS = set()           # cloud credentials, server secrets, key digests, the admin key
+ISSUED_KEYS = set()       # API keys handed out by the API (each may appear once)
+
+
+def pytest_configure(config):
+    logging.getLogger().addHandler(CAPTURED_LOGS)
+    logging.getLogger().setLevel(logging.DEBUG)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    leaks = []
+    bodies = [body for _, _, body in RESPONSES]
+    logs = "\n".join(CAPTURED_LOGS.lines)
+    for secret in SECRETS:
+        hits = [f"{m} {p}" for m, p, body in RESPONSES if secret in body]
+        if hits or secret in logs:
+            leaks.append(f"secret {secret[:3]}... in {hits[:3] or 'the logs'}")
+    for key in ISSUED_KEYS:
+        if sum(body.count(key) for body in bodies) > 1 or key in logs:
+            leaks.append(f"API key {key[:8]}... shown more than once")
+    if leaks:
+        print("\nSECRET LEAKS:\n" + "\n".join(leaks))
+        session.exitstatus = 1
+
+
+def _record_response(response):
+    body = response.get_data(as_text=True) if not response.direct_passthrough else ""
+    RESPONSES.append((request.method, request.path, body))
+    if response.is_json and isinstance(response.json, dict) and "api_key" in response.json:
+        ISSUED_KEYS.add(response.json["api_key"])
+    return response
+
+
+def _secrets_of(app):
+    found = {app.config.get("ORCHESTRATOR_ADMIN_KEY")}
+    for entry in app.config["CLOUD_FARM"].values():
+        if str(entry.get("ENGINE")) not in ("dummy", "example"):
+            found |= {entry.get("USER"), entry.get("PASSWORD")}
+    with app.extensions["orchestrator.engine"].connect() as conn:
+        found |= set(conn.execute(select(store.api_keys.c.digest)).scalars())
+        found |= set(conn.execute(select(store.meta.c.value).where(store.meta.c.key == "key_secret")).scalars())
+    return {s for s in found if s and len(s) >= 6}
 
 
 @pytest.fixture(autouse=True)
@@ -17,12 +83,23 @@ def _clean_environment(monkeypatch):
 @pytest.fixture
 def make_app(tmp_path):
     """Build an app over a fresh SQLite store; keyword arguments override settings."""
+    apps = []
+
     def factory(farm=None, **settings):
         config = {"INSTANCE_PATH": str(tmp_path / "instance"), "ORCHESTRATOR_ADMIN_KEY": ADMIN_KEY,
-                  "CLOUD_FARM": farm or DUMMY_FARM, "RATE_LIMIT": "", "TESTING": True}
+                  "CLOUD_FARM": farm or DUMMY_FARM, "RATE_LIMIT": "", "TESTING": True,
+                  "SCHEDULER_ENABLED": False}
         config.update(settings)
-        return create_app(config)
-    return factory
+        built = create_app(config)
+        built.after_request(_record_response)
+        apps.append(built)
+        return built
+    yield factory
+    for built in apps:
+        SECRETS.update(_secrets_of(built))
+        scheduler = built.extensions["orchestrator.scheduler"]
+        if scheduler._thread is not None:
+            scheduler.stop(wait=False)
 
 
 @pytest.fixture

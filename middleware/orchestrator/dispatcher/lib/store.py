@@ -60,7 +60,10 @@ runs = Table(
     Column("job_id", String(32), nullable=False, index=True),   # runs outlive their job
     Column("account_id", String(32), nullable=False, index=True),
     Column("scheduled_for", Float, nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("deadline", Float, nullable=False),      # the latest time the run may still start
+    Column("action", Text, nullable=False),         # the job's action as it was when claimed
+    Column("overlap", String(16), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
     Column("submitted_at", Float, nullable=False),
     Column("started_at", Float, nullable=True),
     Column("finished_at", Float, nullable=True),

@@ -1,0 +1,59 @@
+"""Groups of jobs: replace a whole group atomically, or remove it."""
+from flask import Blueprint, current_app, g
+
+from dispatcher.api import job_schemas as schemas
+from dispatcher.api.contract import operation, page
+from dispatcher.api.jobs import check_quota, job_spec
+from dispatcher.api.schemas import PageQuery
+
+bp = Blueprint("groups", __name__, url_prefix="/api/v1/groups")
+
+
+def jobs():
+    return current_app.extensions["orchestrator.jobs"]
+
+
+@bp.get("")
+@operation(query=PageQuery, response=schemas.GroupList)
+def list_groups(query):
+    """The caller's groups with how many jobs each holds.
+
+    :>json array items: ``group`` and ``jobs``
+    :statuscode 200: the groups
+    """
+    return page(jobs().groups(g.caller), query)
+
+
+@bp.put("/<group>")
+@operation(body=schemas.GroupReplace, response=schemas.GroupJobs)
+def replace_group(group, body):
+    """Replace every job of a group, all or nothing.
+
+    A single invalid job leaves the group as it was. With ``rename_to`` the new jobs are stored
+    under that name and the old group disappears.
+
+    :param group: the group's name
+    :<json array jobs: job bodies, as for ``POST /api/v1/jobs``
+    :<json string rename_to: store the new jobs under this group name instead
+    :>json string group: the group's name after the call
+    :>json array jobs: its jobs
+    :statuscode 200: replaced
+    :statuscode 403: the plan's quota would be exceeded
+    :statuscode 422: a job is invalid; ``details`` names it (``jobs.<i>.<field>``)
+    """
+    specs = [job_spec(job, prefix=f"jobs.{i}") for i, job in enumerate(body["jobs"])]
+    target = body["rename_to"] or group
+    return {"group": target, "jobs": jobs().replace_group(g.caller, group, specs, check_quota, body["rename_to"])}
+
+
+@bp.delete("/<group>")
+@operation(status=204)
+def delete_group(group):
+    """Remove every job of a group.
+
+    :param group: the group's name
+    :statuscode 204: removed
+    :statuscode 404: no such group
+    """
+    jobs().delete_group(g.caller, group)
+    return "", 204

@@ -1,0 +1,230 @@
+"""The ``url`` action: call a URL (web cron) and record what answered.
+
+``{"type": "url", "url", "method"?, "headers"?, "body"?, "timeout"?, "expect_status"?,
+"follow_redirects"?}``. The result holds the status, ``latency_ms`` (until the final response's
+headers, redirects included), ``duration_ms`` (the whole action), the response's content type
+and length, and the first 64 KiB of its body (after content decoding) as text, with
+``truncated`` saying whether there was more. Where it may connect is
+:class:`~dispatcher.lib.actions.network.NetworkPolicy`'s call, checked when the job is validated
+(literal addresses, and host names that resolve then) and again on every connection it makes.
+"""
+import codecs
+import time
+from urllib.parse import urljoin, urlsplit
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
+import requests
+
+from dispatcher.lib.actions.base import Action, ActionFailed, invalid, load_params
+from dispatcher.lib.actions.network import AddressRefused, GuardedAdapter, NetworkPolicy, resolve
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+MAX_REDIRECTS = 5
+BODY_LIMIT = 64 * 1024
+RECORDED_HEADERS = ("content-type", "content-length")
+VALIDATION_DNS_TIMEOUT = 2.0    # seconds; settings key URL_VALIDATION_DNS_TIMEOUT
+USER_AGENT = "Orchestrator-url-action/1"
+_HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}\Z"
+_CROSS_ORIGIN_DROP = {"authorization", "cookie", "proxy-authorization"}
+
+
+def check_url(value):
+    """An absolute http(s) URL with a host that requests can prepare."""
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValidationError("only http and https URLs")
+    if not parts.hostname:
+        raise ValidationError("the URL has no host")
+    try:
+        parts.port
+        requests.Request("GET", value).prepare()
+    except (ValueError, requests.RequestException) as exc:
+        raise ValidationError(f"not a usable URL: {exc}") from None
+
+
+def check_header_value(value):
+    if "\r" in value or "\n" in value or "\0" in value:
+        raise ValidationError("header values may not contain line breaks")
+
+
+class StatusList(fields.Field):
+    """An HTTP status or a non-empty list of them, loaded as a sorted list."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        items = value if isinstance(value, list) else [value]
+        if not items or any(isinstance(v, bool) or not isinstance(v, int) or not 100 <= v <= 599 for v in items):
+            raise ValidationError("an HTTP status (100-599) or a non-empty list of them")
+        return sorted(set(items))
+
+
+class UrlParams(Schema):
+    url = fields.String(required=True, validate=[validate.Length(min=1, max=2048), check_url])
+    method = fields.String(load_default="GET", validate=validate.OneOf(METHODS))
+    headers = fields.Dict(keys=fields.String(validate=validate.Regexp(_HEADER_NAME, error="not a header name")),
+                          values=fields.String(validate=[validate.Length(max=8192), check_header_value]),
+                          load_default=dict)
+    body = fields.Raw(load_default=None, allow_none=True,
+                      metadata={"description": "a string is sent as is; any other JSON value as JSON"})
+    timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.05, max=300))
+    expect_status = StatusList(load_default=None, allow_none=True,
+                               metadata={"description": "default: any 2xx"})
+    follow_redirects = fields.Boolean(load_default=True)
+
+    @pre_load
+    def normalise(self, data, **kwargs):
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if isinstance(data.get("url"), str):
+            data["url"] = data["url"].strip()
+        if isinstance(data.get("method"), str):
+            data["method"] = data["method"].upper()
+        return data
+
+
+class UrlAction(Action):
+    """``url``: one HTTP request, redirects followed by hand (at most 5), each hop policed."""
+
+    alias = "url"
+    schema = UrlParams
+
+    @classmethod
+    def validate(cls, params, settings, clouds):
+        params = load_params(cls.schema, params)
+        policy = NetworkPolicy.from_settings(settings)
+        parts = urlsplit(params["url"])
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        try:
+            addresses = resolve(parts.hostname, port, float(settings.get("URL_VALIDATION_DNS_TIMEOUT",
+                                                                         VALIDATION_DNS_TIMEOUT)))
+        except OSError:
+            return params   # unknown now; checked again on every connection when it runs
+        try:
+            policy.check(parts.hostname, addresses)
+        except AddressRefused as exc:
+            raise invalid({"action.url": [f"refused: {exc}"]}) from None
+        return params
+
+    def run(self, context):
+        p = self.params
+        policy = NetworkPolicy.from_settings(context.settings)
+        started = time.monotonic()
+        deadline = started + p["timeout"]
+        url, method, body = p["url"], p["method"], p["body"]
+        headers = {"User-Agent": USER_AGENT, **p["headers"]}
+        result = {"url": url, "final_url": url, "method": method, "status": None, "address": None,
+                  "latency_ms": None, "duration_ms": None, "headers": {}, "body": None,
+                  "body_bytes": 0, "truncated": False, "redirects": []}
+
+        def fail(message):
+            result["duration_ms"] = _ms(started)
+            return ActionFailed(message, result)
+
+        with requests.Session() as session:
+            # No proxies or .netrc from the environment: the policy must judge the real peer.
+            session.trust_env = False
+            adapter = GuardedAdapter(policy)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise fail(f"{method} {url} timed out after {p['timeout']:g} s")
+                try:
+                    prepared = session.prepare_request(requests.Request(method, url, headers=headers, **_body(body)))
+                    response = session.send(prepared, allow_redirects=False, stream=True,
+                                            timeout=(remaining, remaining))
+                except AddressRefused as exc:
+                    raise fail(f"refused to connect to {url}: {exc}") from None
+                except requests.Timeout:
+                    raise fail(f"{method} {url} timed out after {p['timeout']:g} s") from None
+                except (requests.RequestException, ValueError) as exc:
+                    raise fail(f"{method} {url} failed: {_reason(exc)}") from None
+                result.update(final_url=url, status=response.status_code,
+                              address=getattr(getattr(response.raw, "connection", None), "peer_address", None))
+                location = response.headers.get("Location")
+                if not (p["follow_redirects"] and response.is_redirect and location):
+                    break
+                response.close()
+                if len(result["redirects"]) >= MAX_REDIRECTS:
+                    raise fail(f"{p['url']} redirected more than {MAX_REDIRECTS} times")
+                result["redirects"].append({"url": url, "status": response.status_code})
+                next_url = urljoin(url, location)
+                try:
+                    check_url(next_url)
+                except ValidationError as exc:
+                    raise fail(f"{url} redirected to {next_url!r}: {exc.messages[0]}") from None
+                method, body, headers = _redirected(response.status_code, method, body, headers, url, next_url)
+                url = next_url
+
+            result["latency_ms"] = _ms(started)
+            result["headers"] = {k: response.headers[k] for k in RECORDED_HEADERS if k in response.headers}
+            try:
+                data = b"" if method == "HEAD" else _read_capped(response, deadline)
+            except TimeoutError:
+                raise fail(f"{method} {url} timed out after {p['timeout']:g} s while reading the body") from None
+            except requests.RequestException as exc:
+                raise fail(f"{method} {url}: reading the body failed: {_reason(exc)}") from None
+            finally:
+                response.close()
+        kept = data[:BODY_LIMIT]
+        result.update(body=kept.decode(_charset(response.headers.get("Content-Type", "")), errors="replace"),
+                      body_bytes=len(kept), truncated=len(data) > BODY_LIMIT, duration_ms=_ms(started))
+        expected = p["expect_status"]
+        if not (response.status_code in expected if expected else 200 <= response.status_code < 300):
+            wanted = ", ".join(map(str, expected)) if expected else "2xx"
+            raise fail(f"{method} {url} answered {response.status_code}, expected {wanted}")
+        return result
+
+
+def _body(body):
+    if body is None:
+        return {}
+    if isinstance(body, str):
+        return {"data": body.encode("utf-8")}
+    return {"json": body}
+
+
+def _redirected(status, method, body, headers, url, next_url):
+    """Method, body and headers for the next hop, as browsers and requests do it."""
+    if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
+        method, body = "GET", None
+        headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+    old, new = urlsplit(url), urlsplit(next_url)
+    if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
+        headers = {k: v for k, v in headers.items() if k.lower() not in _CROSS_ORIGIN_DROP}
+    return method, body, headers
+
+
+def _read_capped(response, deadline):
+    """At most a little over BODY_LIMIT bytes of the body: enough to know whether there was more."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=8192):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > BODY_LIMIT:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError
+    return b"".join(chunks)
+
+
+def _charset(content_type):
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset":
+            try:
+                return codecs.lookup(value.strip().strip("\"'")).name
+            except LookupError:
+                break
+    return "utf-8"
+
+
+def _reason(exc):
+    # requests wraps urllib3's error, whose ``reason`` says what happened.
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
+    return str(getattr(inner, "reason", None) or inner)[:300]
+
+
+def _ms(started):
+    return round((time.monotonic() - started) * 1000, 3)

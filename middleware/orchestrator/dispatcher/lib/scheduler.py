@@ -1,0 +1,318 @@
+"""The scheduling loop: one active scheduler per store, claims that make every run unique.
+
+Every process runs a :class:`Scheduler`; the one holding the ``scheduler`` lease in the store
+is active, the others stand by and take over when the lease lapses. The active one, every
+tick (``SCHEDULER_POLL_INTERVAL``, 50 ms by default, so a job written by any worker is seen
+within that):
+
+1. claims the due occurrences of due jobs in one transaction: a run row per (job, scheduled
+   time), inserted with ON CONFLICT DO NOTHING on that unique pair, so even two schedulers
+   that both believe they are active cannot run one occurrence twice; the job's next fire
+   time is moved on in the same transaction (a one-off job leaves the schedule);
+2. hands the Submitted runs to the executor, or records them Missed when they can no longer
+   start within the job's tolerance, or when the previous run of a non-overlapping job is
+   still going.
+
+State changes of runs go through the :class:`~dispatcher.lib.recorder.RunRecorder`, in batches.
+"""
+from collections import defaultdict, deque
+from datetime import datetime, timezone
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from dispatcher.errors import DispatcherError
+from dispatcher.lib import store
+from dispatcher.lib.actions import ActionFailed, RunContext, get_action
+from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, RUNNING, SUBMITTED
+from dispatcher.lib.recorder import RunRecorder
+from dispatcher.lib.timespec import schedule_from_stored
+
+log = logging.getLogger(__name__)
+
+LEASE = "scheduler"
+
+
+class Scheduler:
+    """Claims due runs and dispatches them to an executor, while it holds the lease."""
+
+    def __init__(self, engine, executor, context_factory, settings):
+        self.engine = engine
+        self.executor = executor
+        self.context_factory = context_factory   # (run row dict) -> RunContext
+        self.poll = float(settings.get("SCHEDULER_POLL_INTERVAL", 0.05))
+        self.lease_seconds = float(settings.get("SCHEDULER_LEASE_SECONDS", 5))
+        self.batch = int(settings.get("SCHEDULER_BATCH", 1000))
+        self.max_missed = int(settings.get("SCHEDULER_MAX_MISSED_RECORDED", 100))
+        self.retention = float(settings.get("RUN_RETENTION_DAYS", 30)) * 86400
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.recorder = RunRecorder(engine)
+        self._insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = None
+        self._lock = threading.Lock()
+        self._queued = set()                   # run ids waiting for the previous run of their job
+        self._active = defaultdict(int)        # job id -> runs executing now
+        self._waiting = defaultdict(deque)     # job id -> runs queued behind a running one
+        self._schedules = {}                   # job id -> (schedule json, Schedule)
+        self._leader = False
+        self._lease_until = 0.0
+        self._next_purge = 0.0
+
+    # -- lifecycle --------------------------------------------------------------------
+    def start(self):
+        self.recorder.start()
+        self._thread = threading.Thread(target=self._loop, name="orchestrator-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, wait=True):
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.executor.shutdown(wait=wait)
+        self.recorder.stop()
+        if self._leader:
+            with self.engine.begin() as conn:
+                conn.execute(delete(store.leases).where(store.leases.c.name == LEASE,
+                                                        store.leases.c.holder == self.holder))
+
+    def wake(self):
+        """Look at the store now rather than at the next tick (a job changed in this process)."""
+        self._wake.set()
+
+    @property
+    def is_leader(self):
+        return self._leader
+
+    def _loop(self):
+        while not self._stop.is_set():
+            delay = self.poll
+            try:
+                if self._hold_lease():
+                    delay = self.tick()
+            except Exception:  # the loop must outlive a failing tick (e.g. the store restarting)
+                log.exception("scheduler tick failed")
+                delay = 1.0
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    # -- the lease --------------------------------------------------------------------
+    def _hold_lease(self):
+        now = time.time()
+        if self._leader and now < self._lease_until - self.lease_seconds / 2:
+            return True
+        leases = store.leases
+        expires = now + self.lease_seconds
+        with self.engine.begin() as conn:
+            taken = conn.execute(update(leases).where(
+                leases.c.name == LEASE, or_(leases.c.holder == self.holder, leases.c.expires_at < now))
+                .values(holder=self.holder, expires_at=expires)).rowcount
+            if not taken:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(leases).values(name=LEASE, holder=self.holder, expires_at=expires))
+                    taken = 1
+                except IntegrityError:
+                    taken = 0
+        became = taken and not self._leader
+        self._leader, self._lease_until = bool(taken), expires if taken else 0.0
+        if became:
+            log.info("scheduler %s is now active", self.holder)
+            self._recover()
+        return self._leader
+
+    def _recover(self):
+        """On taking over: runs left Running by a dead scheduler failed; the rest is re-dispatched."""
+        now = time.time()
+        runs = store.runs
+        with self.engine.begin() as conn:
+            stale = conn.execute(select(runs.c.id).where(runs.c.status == RUNNING)).scalars().all()
+            if stale:
+                conn.execute(update(runs).where(runs.c.id.in_(stale)).values(
+                    status=FAILED, finished_at=now, error="interrupted"))
+                conn.execute(insert(store.run_events), [
+                    {"run_id": rid, "status": FAILED, "at": now, "message": "interrupted: the process running it stopped"}
+                    for rid in stale])
+        if stale:
+            log.warning("marked %d interrupted runs failed", len(stale))
+
+    # -- one tick ---------------------------------------------------------------------
+    def tick(self):
+        """Claim what is due, dispatch what is submitted; return seconds until the next look."""
+        now = time.time()
+        self._claim_due(now)
+        self._dispatch(now)
+        if now >= self._next_purge:
+            self._purge(now)
+            self._next_purge = now + 60
+        with self.engine.connect() as conn:
+            upcoming = conn.execute(select(store.jobs.c.next_run_at).where(
+                store.jobs.c.paused.is_(False), store.jobs.c.next_run_at.is_not(None))
+                .order_by(store.jobs.c.next_run_at).limit(1)).scalar()
+        if upcoming is None:
+            return self.poll
+        return max(0.0, min(self.poll, upcoming - time.time()))
+
+    def _schedule(self, job):
+        cached = self._schedules.get(job["id"])
+        if cached is None or cached[0] != job["schedule"]:
+            cached = self._schedules[job["id"]] = (job["schedule"], schedule_from_stored(json.loads(job["schedule"])))
+        return cached[1]
+
+    def _claim_due(self, now):
+        jobs, runs, events = store.jobs, store.runs, store.run_events
+        with self.engine.begin() as conn:
+            due = conn.execute(select(jobs).where(jobs.c.paused.is_(False), jobs.c.next_run_at <= now)
+                               .order_by(jobs.c.next_run_at).limit(self.batch)).mappings().all()
+            if not due:
+                return
+            run_rows, event_rows = [], []
+            for job in due:
+                schedule = self._schedule(job)
+                tolerance = schedule.tolerance
+                occurrences, nxt = self._occurrences(schedule, job["next_run_at"], now, tolerance)
+                for when in occurrences:
+                    late = when + tolerance < now
+                    run_id = str(uuid.uuid4())
+                    claimed = conn.execute(self._insert(runs).values(
+                        id=run_id, job_id=job["id"], account_id=job["account_id"], scheduled_for=when,
+                        deadline=when + tolerance, action=job["action"], overlap=job["overlap"],
+                        status=MISSED if late else SUBMITTED, submitted_at=now,
+                        finished_at=now if late else None,
+                        error="missed: could not start within the tolerance" if late else None,
+                    ).on_conflict_do_nothing(index_elements=["job_id", "scheduled_for"])).rowcount
+                    if claimed:
+                        event_rows.append({"run_id": run_id, "status": SUBMITTED, "at": now, "message": None})
+                        if late:
+                            event_rows.append({"run_id": run_id, "status": MISSED, "at": now,
+                                               "message": f"missed: {now - when:.3f} s late, tolerance {tolerance:g} s"})
+                if nxt is None:
+                    conn.execute(delete(jobs).where(jobs.c.id == job["id"], jobs.c.next_run_at == job["next_run_at"]))
+                    self._schedules.pop(job["id"], None)
+                else:
+                    conn.execute(update(jobs).where(jobs.c.id == job["id"], jobs.c.next_run_at == job["next_run_at"])
+                                 .values(next_run_at=nxt))
+            if event_rows:
+                conn.execute(insert(events), event_rows)
+
+    def _occurrences(self, schedule, first, now, tolerance):
+        """Occurrences from ``first`` up to ``now`` and the one after them (None: no more)."""
+        found, when = [], first
+        while when is not None and when <= now:
+            if len(found) >= self.max_missed:
+                # Down or paused for long: record what we kept, skip to what can still start.
+                when = _next(schedule, now - tolerance)
+                while when is not None and when <= now:
+                    found.append(when)
+                    when = _next(schedule, when)
+                break
+            found.append(when)
+            when = _next(schedule, when)
+        return found, when
+
+    def _dispatch(self, now):
+        """Move Submitted runs to Running (or Missed) in one transaction, then execute them.
+
+        The conditional UPDATE is the second half of the exactly-once guarantee: a run is
+        executed only by the scheduler whose UPDATE moved it out of Submitted."""
+        runs, events = store.runs, store.run_events
+        start, event_rows = [], []
+        with self.engine.begin() as conn:
+            submitted = conn.execute(select(runs).where(runs.c.status == SUBMITTED)
+                                     .order_by(runs.c.scheduled_for).limit(self.batch * 2)).mappings().all()
+            for run in submitted:
+                if run["id"] in self._queued:
+                    continue
+                with self._lock:
+                    busy = self._active[run["job_id"]] > 0 and run["overlap"] != "allow"
+                if now > run["deadline"]:
+                    status, message = MISSED, f"missed: not started within the tolerance ({now - run['scheduled_for']:.3f} s late)"
+                elif busy and run["overlap"] == "wait":
+                    self._queued.add(run["id"])
+                    self._waiting[run["job_id"]].append(dict(run))
+                    continue
+                elif busy:
+                    status, message = MISSED, "missed: the previous run of this job is still running"
+                else:
+                    status, message = RUNNING, None
+                moved = conn.execute(update(runs).where(runs.c.id == run["id"], runs.c.status == SUBMITTED).values(
+                    status=status, started_at=now if status == RUNNING else None,
+                    finished_at=None if status == RUNNING else now, error=message)).rowcount
+                if not moved:
+                    continue
+                event_rows.append({"run_id": run["id"], "status": status, "at": now, "message": message})
+                if status == RUNNING:
+                    with self._lock:
+                        self._active[run["job_id"]] += 1
+                    start.append(dict(run))
+            if event_rows:
+                conn.execute(insert(events), event_rows)
+        for run in start:
+            self.executor.submit(self._execute, run)
+
+    def _start_waiting(self, run):
+        """Start a run that waited for the previous run of its job."""
+        now = time.time()
+        runs = store.runs
+        with self.engine.begin() as conn:
+            moved = conn.execute(update(runs).where(runs.c.id == run["id"], runs.c.status == SUBMITTED)
+                                 .values(status=RUNNING, started_at=now)).rowcount
+            if moved:
+                conn.execute(insert(store.run_events).values(run_id=run["id"], status=RUNNING, at=now,
+                                                             message="started after the previous run finished"))
+        self._queued.discard(run["id"])
+        return moved
+
+    def _execute(self, run):
+        status, result, error = COMPLETED, None, None
+        try:
+            action = json.loads(run["action"])
+            plugin = get_action(action["type"])(action)
+            result = plugin.run(self.context_factory(run))
+        except ActionFailed as exc:
+            status, result, error = FAILED, exc.result, exc.message
+        except DispatcherError as exc:
+            status, error = FAILED, exc.message
+        except Exception as exc:
+            log.exception("run %s of job %s failed unexpectedly", run["id"], run["job_id"])
+            status, error = FAILED, f"internal error: {type(exc).__name__}"
+        self.recorder.finish(run["id"], status, time.time(), result=result, error=error)
+        follower = None
+        with self._lock:
+            queued = self._waiting.get(run["job_id"])
+            if queued:
+                follower = queued.popleft()
+            else:
+                self._active[run["job_id"]] -= 1
+                if self._active[run["job_id"]] <= 0:
+                    self._active.pop(run["job_id"], None)
+                self._waiting.pop(run["job_id"], None)
+        if follower is not None:
+            if self._start_waiting(follower):
+                self._execute(follower)
+            else:
+                with self._lock:
+                    self._active[run["job_id"]] -= 1
+
+    def _purge(self, now):
+        runs, events = store.runs, store.run_events
+        cutoff = now - self.retention
+        with self.engine.begin() as conn:
+            old = select(runs.c.id).where(runs.c.finished_at.is_not(None), runs.c.finished_at < cutoff)
+            conn.execute(delete(events).where(events.c.run_id.in_(old)))
+            conn.execute(delete(runs).where(runs.c.finished_at.is_not(None), runs.c.finished_at < cutoff))
+
+
+def _next(schedule, after):
+    when = schedule.next_after(datetime.fromtimestamp(after, timezone.utc))
+    return None if when is None else when.timestamp()

@@ -1,0 +1,209 @@
+"""The scheduler: claims, exactly once, overlap, one-off jobs, runs and their events."""
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+import threading
+import time
+
+from sqlalchemy import func, select
+import pytest
+
+from dispatcher.lib import store
+from dispatcher.lib.actions.method import register_method
+
+CALLS = []
+CALLS_LOCK = threading.Lock()
+
+
+@register_method("tests.count")
+def count_call(context, tag="", sleep=0.0):
+    """Records each call (tag, scheduled time); sleeps to make a run long."""
+    with CALLS_LOCK:
+        CALLS.append((tag, context.scheduled_for))
+    if sleep:
+        time.sleep(sleep)
+    return {"tag": tag}
+
+
+@register_method("tests.explode")
+def explode(context):
+    raise RuntimeError("this job always fails")
+
+
+def at(seconds):
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat()
+
+
+def method_job(tag, schedule, **extra):
+    return {"name": tag, "schedule": schedule, "action": {"type": "method", "name": "tests.count",
+                                                          "parameters": {"tag": tag, **extra.pop("params", {})}},
+            **extra}
+
+
+def wait_for(predicate, timeout=15.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not met in time")
+
+
+def runs_of(client, headers, job_id):
+    return client.get(f"/api/v1/jobs/{job_id}/runs?limit=1000", headers=headers).json["items"]
+
+
+@pytest.fixture
+def live(make_app):
+    """An app whose scheduler runs."""
+    app = make_app(SCHEDULER_ENABLED=True, SCHEDULER_LEASE_SECONDS=2)
+    wait_for(lambda: app.extensions["orchestrator.scheduler"].is_leader)
+    return app
+
+
+def test_one_off_job_runs_once_then_leaves_the_schedule(live, admin):
+    client = live.test_client()
+    job = client.post("/api/v1/jobs", json=method_job("once", {"at": at(0.3)}), headers=admin).json
+    assert job["next_run_at"] is not None
+    runs = wait_for(lambda: [r for r in runs_of(client, admin, job["id"]) if r["status"] == "Completed"])
+    assert len(runs) == 1 and runs[0]["result"] == {"name": "tests.count", "value": {"tag": "once"}}
+    assert client.get(f"/api/v1/jobs/{job['id']}", headers=admin).status_code == 404
+    detail = client.get(f"/api/v1/runs/{runs[0]['id']}", headers=admin).json
+    assert [e["status"] for e in detail["events"]] == ["Submitted", "Running", "Completed"]
+    state = client.get(f"/api/v1/last-events/{runs[0]['id']}", headers=admin).json["state"]
+    assert state["status"] == "Completed" and state["uuid"] == runs[0]["id"]
+    assert state["completion_date"].isdigit() and len(state["completion_date"]) == 13
+
+
+def test_failed_run_keeps_its_error(live, admin):
+    client = live.test_client()
+    body = {"schedule": {"at": at(0.2)}, "action": {"type": "method", "name": "tests.explode"}}
+    job = client.post("/api/v1/jobs", json=body, headers=admin).json
+    run = wait_for(lambda: [r for r in runs_of(client, admin, job["id"]) if r["status"] == "Failed"])[0]
+    assert run["error"] == "method 'tests.explode' raised RuntimeError: this job always fails"
+    state = client.get(f"/api/v1/last-events/{run['id']}", headers=admin).json["state"]
+    assert state["status"] == "Failed" and "completion_date" in state
+
+
+def test_run_now_and_pause(live, admin):
+    client = live.test_client()
+    job = client.post("/api/v1/jobs", json=method_job("manual", {"cron": "0 0 1 1 *"}, paused=True),
+                      headers=admin).json
+    run_id = client.post(f"/api/v1/jobs/{job['id']}/run", headers=admin).json["run_id"]
+    wait_for(lambda: client.get(f"/api/v1/runs/{run_id}", headers=admin).json["status"] == "Completed")
+    resumed = client.patch(f"/api/v1/jobs/{job['id']}", json={"paused": False}, headers=admin).json
+    assert resumed["paused"] is False and resumed["next_run_at"].endswith("Z")
+
+
+def test_recurring_job_does_not_overlap_itself(live, admin):
+    client = live.test_client()
+    body = method_job("slow", {"frequency": "secondly", "interval": 1}, params={"sleep": 1.6})
+    job = client.post("/api/v1/jobs", json=body, headers=admin).json
+    missed = wait_for(lambda: [r for r in runs_of(client, admin, job["id"]) if r["status"] == "Missed"])
+    assert "previous run of this job is still running" in missed[0]["error"]
+    client.patch(f"/api/v1/jobs/{job['id']}", json={"paused": True}, headers=admin)
+    statuses = [r["status"] for r in runs_of(client, admin, job["id"])]
+    assert statuses.count("Running") <= 1
+
+
+def test_overlap_wait_runs_one_after_the_other(live, admin):
+    client = live.test_client()
+    body = method_job("queued", {"frequency": "secondly", "interval": 1, "tolerance": 30},
+                      params={"sleep": 1.3}, overlap="wait")
+    job = client.post("/api/v1/jobs", json=body, headers=admin).json
+    def completed():
+        found = [r for r in runs_of(client, admin, job["id"]) if r["status"] == "Completed"]
+        return found if len(found) >= 2 else None
+    done = wait_for(completed)
+    client.delete(f"/api/v1/jobs/{job['id']}", headers=admin)
+    assert not [r for r in runs_of(client, admin, job["id"]) if r["status"] == "Missed"]
+    first, second = sorted(done, key=lambda r: r["started_at"])[:2]
+    assert second["started_at"] >= first["finished_at"]
+
+
+def test_two_schedulers_claiming_at_once_never_duplicate(make_app, admin):
+    """Both loops forced active at the same moment: the unique claim keeps one run per time."""
+    app = make_app()
+    client = app.test_client()
+    due = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
+    ids = []
+    for n in range(60):
+        body = method_job(f"race-{n}", {"frequency": "secondly", "start": due, "tolerance": 60})
+        ids.append(client.post("/api/v1/jobs", json=body, headers=admin).json["id"])
+    from dispatcher.lib.executor import LocalExecutor
+    from dispatcher.lib.scheduler import Scheduler
+    first = app.extensions["orchestrator.scheduler"]
+    second = Scheduler(first.engine, LocalExecutor(4), first.context_factory, app.config)
+    for scheduler in (first, second):
+        scheduler.recorder.start()
+    try:
+        barrier = threading.Barrier(2)
+
+        def tick(scheduler):
+            for _ in range(10):
+                barrier.wait()
+                scheduler._claim_due(time.time())
+                time.sleep(0.1)
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(tick, (first, second)))
+    finally:
+        for scheduler in (first, second):
+            scheduler.recorder.stop()
+    engine = app.extensions["orchestrator.engine"]
+    with engine.connect() as conn:
+        duplicates = conn.execute(select(store.runs.c.job_id, store.runs.c.scheduled_for, func.count())
+                                  .group_by(store.runs.c.job_id, store.runs.c.scheduled_for)
+                                  .having(func.count() > 1)).all()
+        claimed = conn.execute(select(func.count()).select_from(store.runs)).scalar()
+    assert duplicates == []
+    assert claimed >= 60 * 2
+
+
+def test_missed_when_it_cannot_start_within_tolerance(make_app, admin):
+    app = make_app()
+    client = app.test_client()
+    job = client.post("/api/v1/jobs", json=method_job("late", {"at": at(0.2), "tolerance": 0}), headers=admin).json
+    time.sleep(1.5)  # the scheduler was "down" past the job's tolerance (times are whole seconds)
+    scheduler = app.extensions["orchestrator.scheduler"]
+    scheduler.recorder.start()
+    try:
+        scheduler.tick()
+    finally:
+        scheduler.recorder.stop()
+    runs = runs_of(client, admin, job["id"])
+    assert [r["status"] for r in runs] == ["Missed"]
+    assert "tolerance" in runs[0]["error"]
+
+
+def test_group_replace_is_atomic(client, admin):
+    good = method_job("a", {"cron": "0 3 * * *"})
+    assert client.put("/api/v1/groups/nightly", json={"jobs": [good, good]}, headers=admin).status_code == 200
+    before = client.get("/api/v1/jobs?group=nightly", headers=admin).json["items"]
+    bad = method_job("b", {"cron": "61 3 * * *"})
+    refused = client.put("/api/v1/groups/nightly", json={"jobs": [good, bad], "rename_to": "n2"}, headers=admin)
+    assert refused.status_code == 422
+    assert any(k.startswith("jobs.1.schedule") for k in refused.json["error"]["details"])
+    assert client.get("/api/v1/jobs?group=nightly", headers=admin).json["items"] == before
+    renamed = client.put("/api/v1/groups/nightly", json={"jobs": [good], "rename_to": "n2"}, headers=admin).json
+    assert renamed["group"] == "n2" and len(renamed["jobs"]) == 1
+    groups = client.get("/api/v1/groups", headers=admin).json["items"]
+    assert groups == [{"group": "n2", "jobs": 1}]
+    assert client.delete("/api/v1/groups/n2", headers=admin).status_code == 204
+    assert client.get("/api/v1/groups", headers=admin).json["items"] == []
+
+
+def test_schedule_errors_name_the_field(client, admin):
+    cases = [({"at": "2001-01-01T00:00:00Z"}, "schedule.at"),
+             ({"cron": "not cron"}, "schedule.cron"),
+             ({"frequency": "daily", "start": at(100), "end": at(10)}, "schedule.end"),
+             ({"at": at(60), "timezone": "Mars/Olympus"}, "schedule.timezone")]
+    for schedule, field in cases:
+        response = client.post("/api/v1/jobs", json=method_job("x", schedule), headers=admin)
+        assert response.status_code == 422, schedule
+        assert field in response.json["error"]["details"], response.json
+    unknown = client.post("/api/v1/jobs", json={"schedule": {"at": at(60)}, "action": {"type": "method",
+                                                                                         "name": "os.system"}},
+                          headers=admin)
+    assert unknown.status_code == 422 and "action.name" in unknown.json["error"]["details"]
+    assert client.get("/api/v1/jobs", headers=admin).json["total"] == 0
