@@ -13,6 +13,7 @@ from dispatcher.config import load_config
 from dispatcher.lib import store
 from dispatcher.lib.accounts import Accounts, check_plans
 from dispatcher.lib.actions import RunContext
+from dispatcher.lib.actions.network import NetworkPolicy
 from dispatcher.lib.cloud_init import prepare_cloud_environment
 from dispatcher.lib.executor import LocalExecutor
 from dispatcher.lib.jobs import Jobs
@@ -38,6 +39,7 @@ def create_app(settings=None):
     install_log_filter()
     config = load_config(settings)
     check_plans(config["PLANS"])
+    NetworkPolicy.from_settings(config)  # a bad URL_*_NETWORKS stops the start, not each run
     farm = prepare_cloud_environment(config)
 
     app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
