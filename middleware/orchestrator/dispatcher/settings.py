@@ -34,6 +34,9 @@ DATABASE_URL = ""
 # Seconds one provider call may take before the API answers 504.
 CLOUD_TIMEOUT = 30
 
+# Connections kept open to each cloud: one provider call uses one at a time.
+CLOUD_CONNECTIONS = 8
+
 # Most items one page of a list holds, and how many it holds when the caller does not say.
 PAGE_SIZE_MAX = 1000
 PAGE_SIZE_DEFAULT = 100

@@ -74,5 +74,6 @@ def prepare_cloud_environment(settings):
         secrets.add(entry.get("USER"), entry.get("PASSWORD"))
         secrets.add(*(v for k, v in (entry.get("EXTRA_PARAMS") or {}).items()
                       if isinstance(v, str) and _SECRET_PARAM.search(k)))
-        clouds[name] = Cloud(name, entry, driver_class, settings.get("CLOUD_TIMEOUT", 30), default=name == "default")
+        clouds[name] = Cloud(name, entry, driver_class, settings.get("CLOUD_TIMEOUT", 30), default=name == "default",
+                             pool_size=settings.get("CLOUD_CONNECTIONS", 8))
     return CloudFarm(clouds)

@@ -7,6 +7,8 @@ the credentials scrubbed from the message.
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 import logging
+import queue
+import re
 import socket
 import threading
 import time
@@ -62,15 +64,19 @@ def provider_call(cloud, operation):
                          {"cloud": cloud.name, "operation": operation})
 
 
+_QUERY = re.compile(r"\?[^\s'\"()]*")
+
+
 def _reason(exc):
     text = str(getattr(exc, "value", None) or exc) or type(exc).__name__
-    return secrets.redact(text)[:500]
+    # Request URLs in transport errors carry signatures and keys (EC2: AWSAccessKeyId, Signature).
+    return secrets.redact(_QUERY.sub("?[query removed]", text))[:500]
 
 
 class Cloud:
     """One entry of ``CLOUD_FARM``, connected on first use and kept connected."""
 
-    def __init__(self, name, creds, driver_class, timeout, default=False):
+    def __init__(self, name, creds, driver_class, timeout, default=False, pool_size=8):
         self.name = name
         self.engine = str(creds["ENGINE"])
         self.allow = tuple(creds.get("ALLOW") or ())
@@ -78,49 +84,95 @@ class Cloud:
         self.default = default
         self.driver_class = driver_class
         self._factory = driver_class(creds)
-        self._driver = None
+        self._shared = bool(getattr(driver_class, "shared", False))
+        self.pool_size = int(pool_size)
+        self._pool = queue.LifoQueue()
+        self._opened = 0
+        self._one = None
         self._lock = threading.Lock()
         self._catalog = {}  # "images"/"sizes" -> (fetched at, {id: libcloud object})
 
-    # -- connection -------------------------------------------------------------------
-    @property
-    def driver(self):
-        """The connected libcloud driver; created once, shared by every request."""
-        if self._driver is None:
+    # -- connections ------------------------------------------------------------------
+    def _connect(self):
+        with provider_call(self, "connect"):
+            return self._factory.connect(timeout=self.timeout)
+
+    @contextmanager
+    def call(self, operation):
+        """A connected libcloud driver for one provider call, errors translated.
+
+        libcloud's connection objects keep the last response on themselves, so one driver
+        serves one call at a time: drivers are pooled (long-lived, reused, at most
+        ``pool_size``), except for in-process drivers that declare themselves ``shared``.
+        """
+        if self._shared:
+            if self._one is None:
+                with self._lock:
+                    if self._one is None:
+                        self._one = self._connect()
+            with provider_call(self, operation):
+                yield self._one
+            return
+        try:
+            driver = self._pool.get_nowait()
+        except queue.Empty:
             with self._lock:
-                if self._driver is None:
-                    with provider_call(self, "connect"):
-                        self._driver = self._factory.connect(timeout=self.timeout)
-        return self._driver
+                fresh = self._opened < self.pool_size
+                if fresh:
+                    self._opened += 1
+            if fresh:
+                try:
+                    driver = self._connect()
+                except BaseException:
+                    with self._lock:
+                        self._opened -= 1
+                    raise
+            else:
+                try:
+                    driver = self._pool.get(timeout=self.timeout)
+                except queue.Empty:
+                    raise CloudTimeout(f"cloud {self.name!r}: all {self.pool_size} connections stayed busy "
+                                       f"for {self.timeout:g} s", {"cloud": self.name}) from None
+        try:
+            with provider_call(self, operation):
+                yield driver
+        finally:
+            self._pool.put(driver)
 
     def info(self):
         return {"name": self.name, "engine": self.engine, "driver": self.driver_class.__name__,
                 "default": self.default}
 
     def capabilities(self):
-        """Which operations the driver implements, read from its class (no provider call)."""
-        cls = self._factory.libcloud_class()
-        return {op: getattr(cls, method, None) is not getattr(NodeDriver, method, None)
+        """Which operations the driver implements, read from the class libcloud instantiated.
+
+        Not ``libcloud_class()``: OpenStack's and DigitalOcean's are factories whose ``__new__``
+        returns a subclass (constructing a driver sends no request).
+        """
+        with self.call("inspect") as driver:
+            cls = type(driver)
+        unsupported = getattr(self._factory, "unsupported", frozenset())
+        return {op: op not in unsupported and getattr(cls, method, None) is not getattr(NodeDriver, method, None)
                 for op, method in OPERATIONS.items()}
 
     # -- catalog ----------------------------------------------------------------------
     def images(self):
-        with provider_call(self, "list_images"):
-            return [Image.from_libcloud(i) for i in self.driver.list_images()]
+        with self.call("list_images") as driver:
+            return [Image.from_libcloud(i) for i in driver.list_images()]
 
     def sizes(self):
-        with provider_call(self, "list_sizes"):
-            return [Size.from_libcloud(s) for s in self.driver.list_sizes()]
+        with self.call("list_sizes") as driver:
+            return [Size.from_libcloud(s) for s in driver.list_sizes()]
 
     def locations(self):
-        with provider_call(self, "list_locations"):
-            return [Location.from_libcloud(x) for x in self.driver.list_locations()]
+        with self.call("list_locations") as driver:
+            return [Location.from_libcloud(x) for x in driver.list_locations()]
 
     def _lookup(self, kind, item_id, field):
         fetched, items = self._catalog.get(kind, (0.0, {}))
         if item_id not in items or time.monotonic() - fetched > CATALOG_TTL:
-            with provider_call(self, f"list_{kind}"):
-                listed = getattr(self.driver, f"list_{kind}")()
+            with self.call(f"list_{kind}") as driver:
+                listed = getattr(driver, f"list_{kind}")()
             items = {str(item.id): item for item in listed}
             self._catalog[kind] = (time.monotonic(), items)
         if item_id not in items:
@@ -130,15 +182,14 @@ class Cloud:
 
     # -- nodes ------------------------------------------------------------------------
     def _raw_nodes(self):
-        with provider_call(self, "list_nodes"):
-            return self.driver.list_nodes()
+        with self.call("list_nodes") as driver:
+            return driver.list_nodes()
 
     def nodes(self):
         return [Node.from_libcloud(n) for n in self._raw_nodes()]
 
     def _raw_node(self, node_id):
-        driver = self.driver
-        with provider_call(self, "get_node"):
+        with self.call("get_node") as driver:
             if hasattr(driver, "ex_get_node"):
                 found = driver.ex_get_node(node_id)
             else:
@@ -156,8 +207,8 @@ class Cloud:
         size_obj = self._lookup("sizes", size, "size")
         location_obj = None
         if location is not None:
-            with provider_call(self, "list_locations"):
-                location_obj = next((x for x in self.driver.list_locations() if str(x.id) == location), None)
+            with self.call("list_locations") as driver:
+                location_obj = next((x for x in driver.list_locations() if str(x.id) == location), None)
             if location_obj is None:
                 raise ValidationFailed(f"cloud {self.name!r} has no location {location!r}",
                                        {"location": [f"unknown location {location!r}"]})
@@ -167,8 +218,8 @@ class Cloud:
             kwargs = {"name": node_name, "image": image_obj, "size": size_obj}
             if location_obj is not None:
                 kwargs["location"] = location_obj
-            with provider_call(self, "create_node"):
-                return Node.from_libcloud(self.driver.create_node(**kwargs))
+            with self.call("create_node") as driver:
+                return Node.from_libcloud(driver.create_node(**kwargs))
 
         created, failures = [], []
         with ThreadPoolExecutor(max_workers=min(count, PARALLEL_CREATES)) as pool:
@@ -191,6 +242,11 @@ class Cloud:
                     latest[node.id] = node
                     if node.state == NodeState.RUNNING:
                         pending.discard(node.id)
+                    elif node.state in (NodeState.ERROR, NodeState.TERMINATED):
+                        # It will not run: say so now rather than after the whole timeout.
+                        raise CloudError(f"node {node.id!r} of cloud {self.name!r} is {node.state} and will not run",
+                                         {"cloud": self.name, "failed": [node.to_dict()],
+                                          "waiting_for": sorted(pending - {node.id})})
             if not pending:
                 return [latest[i] for i in node_ids]
             if time.monotonic() >= deadline:
@@ -200,14 +256,14 @@ class Cloud:
 
     def reboot(self, node_id):
         node = self._raw_node(node_id)
-        with provider_call(self, "reboot_node"):
-            if not self.driver.reboot_node(node):
+        with self.call("reboot_node") as driver:
+            if not driver.reboot_node(node):
                 raise CloudError(f"cloud {self.name!r} refused to reboot node {node_id!r}")
 
     def destroy(self, node_id):
         node = self._raw_node(node_id)
-        with provider_call(self, "destroy_node"):
-            if not self.driver.destroy_node(node):
+        with self.call("destroy_node") as driver:
+            if not driver.destroy_node(node):
                 raise CloudError(f"cloud {self.name!r} refused to destroy node {node_id!r}")
 
     def ping(self, node_id, port=22, timeout=2.0):

@@ -14,6 +14,11 @@ class GenericDriver:
 
     #: Settings keys that must be present and non-empty for this driver.
     required_credentials = ("USER",)
+    #: True for in-process, thread-safe drivers: one instance serves every request, instead
+    #: of a pool of connections each serving one call at a time.
+    shared = False
+    #: Operations the libcloud class defines but cannot do (its method only raises).
+    unsupported = frozenset()
 
     def __init__(self, creds):
         self.creds = creds
@@ -35,4 +40,21 @@ class GenericDriver:
     def connect(self, **kwargs):
         """Return a libcloud driver connected with these credentials; ``kwargs`` win over ours."""
         args = (self.user, self.password) if self.password else (self.user,)
-        return self.libcloud_class()(*args, **{**self.extra, **kwargs})
+        params = {**self.extra, **kwargs}
+        timeout = params.pop("timeout", None)
+        return with_timeout(self.libcloud_class()(*args, **params), timeout)
+
+
+def with_timeout(driver, timeout):
+    """Give every later HTTP request of a constructed libcloud ``driver`` this timeout.
+
+    Not every libcloud driver takes ``timeout`` in its constructor (``EucNodeDriver`` has no
+    ``**kwargs``; DigitalOcean's factory ``__new__`` rejects every keyword), so it is set on the
+    connection afterwards. The constructor has already opened the HTTP connection with libcloud's
+    60 s default, hence ``connect()``: it builds a new session and sends nothing.
+    """
+    connection = getattr(driver, "connection", None)
+    if timeout and connection is not None:
+        connection.timeout = timeout
+        connection.connect()
+    return driver

@@ -112,6 +112,7 @@ class DummyDriver(GenericDriver):
     """The Dummy cloud; needs no credentials."""
 
     required_credentials = ()
+    shared = True  # in-process and locked: one instance holds the cloud's whole state
 
     def libcloud_class(self):
         return DummyNodeDriver

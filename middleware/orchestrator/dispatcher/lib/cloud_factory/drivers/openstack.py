@@ -1,4 +1,5 @@
 """OpenStack (Nova) through libcloud's OpenStack driver."""
+from libcloud import pricing
 from libcloud.compute.providers import get_driver
 from libcloud.compute.types import Provider
 
@@ -16,4 +17,9 @@ class OpenStackDriver(GenericDriver):
 
     def connect(self, **kwargs):
         params = {"ex_force_auth_version": "2.0_password", **self.extra, **kwargs}
-        return self.libcloud_class()(self.user, self.password, **params)
+        driver = self.libcloud_class()(self.user, self.password, **params)
+        # libcloud has no prices for OpenStack; without a (empty) table it re-reads and parses
+        # its 2 MB pricing.json for every flavor that list_sizes converts (~60 ms each).
+        if driver.api_name not in pricing.PRICING_DATA["compute"]:
+            pricing.set_pricing("compute", driver.api_name, {})
+        return driver

@@ -15,6 +15,7 @@ class ExampleDriver(GenericDriver):
     """``USER`` is the region to serve; ``EXTRA_PARAMS`` as the Dummy cloud's."""
 
     required_credentials = ("USER",)
+    shared = True  # an in-memory cloud: every request must see the same instance
 
     def libcloud_class(self):
         return ExampleNodeDriver
