@@ -63,8 +63,14 @@ def test_exactly_once_with_four_workers(tmp_path, target):
     duplicates = store_rows(service, "SELECT job_id, scheduled_for, count(*) FROM runs "
                                      "GROUP BY job_id, scheduled_for HAVING count(*) > 1")
     assert duplicates == []
-    statuses = dict(store_rows(service, "SELECT status, count(*) FROM runs GROUP BY status"))
-    assert statuses.get("Failed", 0) == 0 and statuses.get("Missed", 0) == 0, statuses
+    one_off_ids = ",".join(f"'{j}'" for j in one_offs)
+    statuses = dict(store_rows(service, f"SELECT status, count(*) FROM runs WHERE job_id IN ({one_off_ids}) "
+                                        "GROUP BY status"))
+    assert statuses == {"Completed": 40}, statuses
+    # A busy machine may leave a secondly run going when the next is due: that one is Missed,
+    # for that reason only (the job does not overlap itself), never run twice.
+    reasons = store_rows(service, "SELECT DISTINCT error FROM runs WHERE status != 'Completed'")
+    assert set(reasons) <= {("missed: the previous run of this job is still running",)}, reasons
     for n in range(40):
         assert target.hits.get(f"/once-{n}") == 1, n
     for n, job_id in enumerate(recurring):

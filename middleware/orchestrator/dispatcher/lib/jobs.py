@@ -40,7 +40,10 @@ def iso(ts):
 
 
 def first_fire(schedule, now):
-    when = schedule.next_after(datetime.fromtimestamp(now, timezone.utc))
+    """When a new (or rescheduled, or resumed) job fires first: a one-off time may lie up to
+    its tolerance in the past and still runs at once; recurrences fire from now on."""
+    since = now - schedule.tolerance if schedule.one_off else now
+    when = schedule.next_after(datetime.fromtimestamp(since, timezone.utc))
     return None if when is None else when.timestamp()
 
 

@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -54,8 +54,17 @@ class Scheduler:
         self.max_missed = int(settings.get("SCHEDULER_MAX_MISSED_RECORDED", 100))
         self.retention = float(settings.get("RUN_RETENTION_DAYS", 30)) * 86400
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.recorder = RunRecorder(engine)
-        self._insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
+        self.recorder = RunRecorder(on_put=self._finished)
+        # Statements built once: the loop runs them for thousands of rows a second.
+        dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        runs, jobs = store.runs, store.jobs
+        self._claim_stmt = dialect_insert(runs).on_conflict_do_nothing(index_elements=["job_id", "scheduled_for"])
+        self._move_job_stmt = (update(jobs).where(jobs.c.id == bindparam("jid"), jobs.c.next_run_at == bindparam("old"))
+                               .values(next_run_at=bindparam("nxt")))
+        self._drop_job_stmt = delete(jobs).where(jobs.c.id == bindparam("jid"), jobs.c.next_run_at == bindparam("old"))
+        self._move_run_stmt = (update(runs).where(runs.c.id == bindparam("rid"), runs.c.status == SUBMITTED)
+                               .values(status=bindparam("b_status"), started_at=bindparam("b_started"),
+                                       finished_at=bindparam("b_finished"), error=bindparam("b_error")))
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = None
@@ -70,7 +79,6 @@ class Scheduler:
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self):
-        self.recorder.start()
         self._thread = threading.Thread(target=self._loop, name="orchestrator-scheduler", daemon=True)
         self._thread.start()
 
@@ -80,15 +88,20 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.executor.shutdown(wait=wait)
-        self.recorder.stop()
-        if self._leader:
-            with self.engine.begin() as conn:
+        with self.engine.begin() as conn:
+            self.recorder.write(conn, self.recorder.drain(limit=10**9))
+            if self._leader:
                 conn.execute(delete(store.leases).where(store.leases.c.name == LEASE,
                                                         store.leases.c.holder == self.holder))
 
     def wake(self):
         """Look at the store now rather than at the next tick (a job changed in this process)."""
         self._wake.set()
+
+    def _finished(self):
+        # A finished run is written by the next tick; wake the loop unless it is awake already.
+        if not self._wake.is_set():
+            self._wake.set()
 
     @property
     def is_leader(self):
@@ -148,17 +161,21 @@ class Scheduler:
 
     # -- one tick ---------------------------------------------------------------------
     def tick(self):
-        """Claim what is due, dispatch what is submitted; return seconds until the next look."""
+        """Record finished runs, claim what is due, dispatch what is submitted, in one
+        transaction; return seconds until the next look."""
         now = time.time()
-        self._claim_due(now)
-        self._dispatch(now)
-        if now >= self._next_purge:
-            self._purge(now)
-            self._next_purge = now + 60
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:
+            self.recorder.write(conn, self.recorder.drain())
+            self._claim_due(conn, now)
+            start = self._dispatch(conn, now)
+            if now >= self._next_purge:
+                self._purge(conn, now)
+                self._next_purge = now + 60
             upcoming = conn.execute(select(store.jobs.c.next_run_at).where(
                 store.jobs.c.paused.is_(False), store.jobs.c.next_run_at.is_not(None))
                 .order_by(store.jobs.c.next_run_at).limit(1)).scalar()
+        for run in start:
+            self.executor.submit(self._execute, run)
         if upcoming is None:
             return self.poll
         return max(0.0, min(self.poll, upcoming - time.time()))
@@ -169,41 +186,55 @@ class Scheduler:
             cached = self._schedules[job["id"]] = (job["schedule"], schedule_from_stored(json.loads(job["schedule"])))
         return cached[1]
 
-    def _claim_due(self, now):
-        jobs, runs, events = store.jobs, store.runs, store.run_events
-        with self.engine.begin() as conn:
-            due = conn.execute(select(jobs).where(jobs.c.paused.is_(False), jobs.c.next_run_at <= now)
-                               .order_by(jobs.c.next_run_at).limit(self.batch)).mappings().all()
-            if not due:
-                return
-            run_rows, event_rows = [], []
-            for job in due:
-                schedule = self._schedule(job)
-                tolerance = schedule.tolerance
-                occurrences, nxt = self._occurrences(schedule, job["next_run_at"], now, tolerance)
-                for when in occurrences:
-                    late = when + tolerance < now
-                    run_id = str(uuid.uuid4())
-                    claimed = conn.execute(self._insert(runs).values(
-                        id=run_id, job_id=job["id"], account_id=job["account_id"], scheduled_for=when,
-                        deadline=when + tolerance, action=job["action"], overlap=job["overlap"],
-                        status=MISSED if late else SUBMITTED, submitted_at=now,
-                        finished_at=now if late else None,
-                        error="missed: could not start within the tolerance" if late else None,
-                    ).on_conflict_do_nothing(index_elements=["job_id", "scheduled_for"])).rowcount
-                    if claimed:
-                        event_rows.append({"run_id": run_id, "status": SUBMITTED, "at": now, "message": None})
-                        if late:
-                            event_rows.append({"run_id": run_id, "status": MISSED, "at": now,
-                                               "message": f"missed: {now - when:.3f} s late, tolerance {tolerance:g} s"})
-                if nxt is None:
-                    conn.execute(delete(jobs).where(jobs.c.id == job["id"], jobs.c.next_run_at == job["next_run_at"]))
-                    self._schedules.pop(job["id"], None)
-                else:
-                    conn.execute(update(jobs).where(jobs.c.id == job["id"], jobs.c.next_run_at == job["next_run_at"])
-                                 .values(next_run_at=nxt))
-            if event_rows:
-                conn.execute(insert(events), event_rows)
+    def _claim_due(self, conn, now):
+        jobs = store.jobs
+        due = conn.execute(select(jobs).where(jobs.c.paused.is_(False), jobs.c.next_run_at <= now)
+                           .order_by(jobs.c.next_run_at).limit(self.batch)).mappings().all()
+        if not due:
+            return
+        rows, moves, drops = [], [], []
+        for job in due:
+            schedule = self._schedule(job)
+            tolerance = schedule.tolerance
+            occurrences, nxt = self._occurrences(schedule, job["next_run_at"], now, tolerance)
+            for when in occurrences:
+                late = when + tolerance < now
+                rows.append({"id": str(uuid.uuid4()), "job_id": job["id"], "account_id": job["account_id"],
+                             "scheduled_for": when, "deadline": when + tolerance, "action": job["action"],
+                             "overlap": job["overlap"], "status": MISSED if late else SUBMITTED,
+                             "submitted_at": now, "finished_at": now if late else None,
+                             "error": f"missed: {now - when:.3f} s late, tolerance {tolerance:g} s" if late else None})
+            if nxt is None:
+                drops.append({"jid": job["id"], "old": job["next_run_at"]})
+                self._schedules.pop(job["id"], None)
+            else:
+                moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": nxt})
+        if rows:
+            conn.execute(self._claim_stmt, rows)
+            claimed = self._existing(conn, [r["id"] for r in rows])
+            events = []
+            for row in rows:
+                if row["id"] in claimed:
+                    events.append({"run_id": row["id"], "status": SUBMITTED, "at": now, "message": None})
+                    if row["status"] == MISSED:
+                        events.append({"run_id": row["id"], "status": MISSED, "at": now, "message": row["error"]})
+            if events:
+                conn.execute(insert(store.run_events), events)
+        if moves:
+            conn.execute(self._move_job_stmt, moves)
+        if drops:
+            conn.execute(self._drop_job_stmt, drops)
+
+    @staticmethod
+    def _existing(conn, run_ids, extra=None):
+        """Which of ``run_ids`` exist (and match ``extra``), in chunks SQLite accepts."""
+        runs, found = store.runs, set()
+        for start in range(0, len(run_ids), 500):
+            query = select(runs.c.id).where(runs.c.id.in_(run_ids[start:start + 500]))
+            if extra is not None:
+                query = query.where(extra)
+            found.update(conn.execute(query).scalars())
+        return found
 
     def _occurrences(self, schedule, first, now, tolerance):
         """Occurrences from ``first`` up to ``now`` and the one after them (None: no more)."""
@@ -220,21 +251,21 @@ class Scheduler:
             when = _next(schedule, when)
         return found, when
 
-    def _dispatch(self, now):
-        """Move Submitted runs to Running (or Missed) in one transaction, then execute them.
+    def _dispatch(self, conn, now):
+        """Move Submitted runs to Running (or Missed) in the tick's transaction.
 
         The conditional UPDATE is the second half of the exactly-once guarantee: a run is
-        executed only by the scheduler whose UPDATE moved it out of Submitted."""
-        runs, events = store.runs, store.run_events
-        start, event_rows = [], []
-        with self.engine.begin() as conn:
-            submitted = conn.execute(select(runs).where(runs.c.status == SUBMITTED)
-                                     .order_by(runs.c.scheduled_for).limit(self.batch * 2)).mappings().all()
+        executed only by the scheduler whose UPDATE moved it out of Submitted (recognised by
+        this tick's own timestamp). Returns the runs to execute once the tick has committed."""
+        runs = store.runs
+        submitted = conn.execute(select(runs).where(runs.c.status == SUBMITTED)
+                                 .order_by(runs.c.scheduled_for).limit(self.batch * 2)).mappings().all()
+        decisions = []
+        with self._lock:
             for run in submitted:
                 if run["id"] in self._queued:
                     continue
-                with self._lock:
-                    busy = self._active[run["job_id"]] > 0 and run["overlap"] != "allow"
+                busy = self._active[run["job_id"]] > 0 and run["overlap"] != "allow"
                 if now > run["deadline"]:
                     status, message = MISSED, f"missed: not started within the tolerance ({now - run['scheduled_for']:.3f} s late)"
                 elif busy and run["overlap"] == "wait":
@@ -245,20 +276,31 @@ class Scheduler:
                     status, message = MISSED, "missed: the previous run of this job is still running"
                 else:
                     status, message = RUNNING, None
-                moved = conn.execute(update(runs).where(runs.c.id == run["id"], runs.c.status == SUBMITTED).values(
-                    status=status, started_at=now if status == RUNNING else None,
-                    finished_at=None if status == RUNNING else now, error=message)).rowcount
-                if not moved:
+                    self._active[run["job_id"]] += 1  # counted now: the next runs of this tick see it
+                decisions.append((dict(run), status, message))
+        if not decisions:
+            return []
+        conn.execute(self._move_run_stmt, [
+            {"rid": run["id"], "b_status": status, "b_started": now if status == RUNNING else None,
+             "b_finished": None if status == RUNNING else now, "b_error": message}
+            for run, status, message in decisions])
+        ids = [run["id"] for run, _, _ in decisions]
+        moved = self._existing(conn, ids, or_(runs.c.started_at == now, runs.c.finished_at == now))
+        conn.execute(insert(store.run_events), [
+            {"run_id": run["id"], "status": status, "at": now, "message": message}
+            for run, status, message in decisions if run["id"] in moved])
+        start = []
+        with self._lock:
+            for run, status, _ in decisions:
+                if status != RUNNING:
                     continue
-                event_rows.append({"run_id": run["id"], "status": status, "at": now, "message": message})
-                if status == RUNNING:
-                    with self._lock:
-                        self._active[run["job_id"]] += 1
-                    start.append(dict(run))
-            if event_rows:
-                conn.execute(insert(events), event_rows)
-        for run in start:
-            self.executor.submit(self._execute, run)
+                if run["id"] in moved:
+                    start.append(run)
+                else:  # another scheduler took it: undo our count
+                    self._active[run["job_id"]] -= 1
+                    if self._active[run["job_id"]] <= 0:
+                        self._active.pop(run["job_id"], None)
+        return start
 
     def _start_waiting(self, run):
         """Start a run that waited for the previous run of its job."""
@@ -304,13 +346,12 @@ class Scheduler:
                 with self._lock:
                     self._active[run["job_id"]] -= 1
 
-    def _purge(self, now):
+    def _purge(self, conn, now):
         runs, events = store.runs, store.run_events
         cutoff = now - self.retention
-        with self.engine.begin() as conn:
-            old = select(runs.c.id).where(runs.c.finished_at.is_not(None), runs.c.finished_at < cutoff)
-            conn.execute(delete(events).where(events.c.run_id.in_(old)))
-            conn.execute(delete(runs).where(runs.c.finished_at.is_not(None), runs.c.finished_at < cutoff))
+        old = select(runs.c.id).where(runs.c.finished_at.is_not(None), runs.c.finished_at < cutoff)
+        conn.execute(delete(events).where(events.c.run_id.in_(old)))
+        conn.execute(delete(runs).where(runs.c.finished_at.is_not(None), runs.c.finished_at < cutoff))
 
 
 def _next(schedule, after):

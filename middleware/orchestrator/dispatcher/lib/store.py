@@ -4,6 +4,7 @@ import time
 
 from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
                         Table, Text, UniqueConstraint, create_engine, event)
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 metadata = MetaData()
 
@@ -121,5 +122,14 @@ def make_engine(url):
     return engine
 
 
-def create_schema(engine):
-    metadata.create_all(engine)
+def create_schema(engine, attempts=5):
+    """Create missing tables. Several workers starting on one new store race to create them:
+    the losers see "already exists" and look again."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError) as exc:
+            if "already exists" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))

@@ -21,12 +21,22 @@ APScheduler 3's :class:`~apscheduler.triggers.cron.CronTrigger`, both on *readin
 * absolute time (a fixed offset) for secondly, minutely and hourly rules that name no hour or
   day, so "every hour" is every 3600 s across both transitions.
 
+  Only the sub-hour part of that offset matters (hour and day are not named): it is the zone's
+  offset at ``start`` for a recurrence, at the asked time for cron.
+
 Cron follows standard (Vixie) cron: day-of-week 0 or 7 is Sunday, and when both day fields are
 restricted a day matching either one fires. (APScheduler 3 counts 0 as Monday and ANDs the
 two, so we translate before handing the fields to it.)
+
+Other choices: a recurrence's ``start`` defaults to ``now`` (whole seconds) and, as DTSTART,
+sets the time of day of a daily rule that names no hour; ``end`` (RRULE UNTIL) is inclusive; a
+date without a time is midnight; an ``at`` up to ``tolerance`` seconds old is accepted (the
+caller may still run it: ask ``next_after(now - tolerance)``); a rule with no occurrence in
+HORIZON_YEARS "never fires"; COUNT is at most MAX_COUNT. Fire times are whole seconds.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 import heapq
 from itertools import islice
 import json
@@ -49,8 +59,21 @@ MAX_INTERVAL = 1_000_000
 MAX_COUNT = 10_000          # COUNT is resolved to its last occurrence once; this bounds that walk
 HORIZON_YEARS = 10          # a rule with no occurrence in this many years "never fires"
 
-FORMS = ("at", "frequency", "rrule", "cron")
-KINDS = {"at": "at", "frequency": "recurrence", "rrule": "rrule", "cron": "cron"}
+
+class Kind(str, Enum):
+    """The form of a schedule; compares equal to its plain string."""
+
+    AT = "at"
+    RECURRENCE = "recurrence"
+    RRULE = "rrule"
+    CRON = "cron"
+
+    def __str__(self):
+        return self.value
+
+
+FORMS = ("at", "frequency", "rrule", "cron")            # the key that tells each form
+KINDS = dict(zip(FORMS, Kind))
 COMMON_KEYS = ("timezone", "tolerance")
 BY_RULES = ("byday", "bymonth", "bymonthday", "byhour", "byminute", "bysecond")
 FORM_KEYS = {
@@ -70,9 +93,9 @@ RRULE_PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST", "BYDAY") + tuple(RA
 # Parts RFC 5545 forbids with some frequencies.
 FORBIDDEN = {"BYWEEKNO": {MONTHLY, WEEKLY, DAILY, HOURLY, MINUTELY, SECONDLY},
              "BYYEARDAY": {MONTHLY, WEEKLY, DAILY}, "BYMONTHDAY": {WEEKLY}}
-# Parts that tie a sub-daily rule to the calendar, so it runs on wall-clock time.
 # The field a recurrence that never fires is blamed on: the first of these it has.
 NEVER_FIRES_BLAME = ("bymonthday", "byday", "bymonth", "byhour", "byminute", "bysecond")
+# Parts that tie a sub-daily rule to the calendar, so it runs on wall-clock time.
 CALENDAR_PARTS = {"BYHOUR", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYYEARDAY", "BYWEEKNO"}
 _BYDAY = re.compile(r"^([+-]?\d{1,2})?([A-Z]{2})$")
 _RFC_TIME = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?$")
@@ -96,7 +119,7 @@ class Schedule:
 
     @property
     def kind(self):
-        """``"at"``, ``"recurrence"``, ``"rrule"`` or ``"cron"``."""
+        """A :class:`Kind`: ``"at"``, ``"recurrence"``, ``"rrule"`` or ``"cron"``."""
         return next(KINDS[key] for key in FORMS if key in self.spec)
 
     @property
@@ -397,8 +420,9 @@ def _read_rrule(data, zone, now, errors):
 def _build_recurrence(parts, start, end, zone, blame, errors):
     try:
         return _Recurrence.build(parts, start, end, zone)
-    except ValueError as exc:         # dateutil: e.g. INTERVAL=2;BYSECOND=1 from an even second
-        errors.add(blame, f"never fires: {exc}")
+    except ValueError:                # dateutil: e.g. INTERVAL=2;BYSECOND=1 from an even second
+        errors.add(blame, "never fires: stepping by its interval from its start never reaches "
+                          "the hours, minutes or seconds it names")
         return None
 
 
@@ -490,7 +514,7 @@ def _read_cron(data, zone, now, errors):
     except ValueError as exc:
         errors.add("cron", str(exc))
         return None, None
-    return {"cron": text}, _Series(source, _ZoneFrame(zone), absolute=source.absolute)
+    return {"cron": text}, _Series(source, (_AbsoluteFrame if source.absolute else _ZoneFrame)(zone))
 
 
 def _cron_triggers(expr, end_date=None):
@@ -575,6 +599,9 @@ class _FixedFrame:
     def __init__(self, offset):
         self.offset = offset
 
+    def at(self, moment):
+        return self
+
     def instant(self, reading):
         return (reading - self.offset).replace(tzinfo=UTC)
 
@@ -592,6 +619,9 @@ class _ZoneFrame:
     def __init__(self, zone):
         self.zone = zone
 
+    def at(self, moment):
+        return self
+
     def instant(self, reading):
         return reading.replace(tzinfo=self.zone).astimezone(UTC)
 
@@ -607,6 +637,13 @@ class _ZoneFrame:
         return moment.replace(tzinfo=None) + max(self._offsets(moment))
 
 
+class _AbsoluteFrame(_ZoneFrame):
+    """Absolute time at the zone's offset of the asked moment (for cron rules naming only minutes)."""
+
+    def at(self, moment):
+        return _FixedFrame(moment.astimezone(self.zone).utcoffset())
+
+
 class _Series:
     """Fire times from a source of increasing clock readings, read in a frame.
 
@@ -614,18 +651,12 @@ class _Series:
     instant after ``after`` is the least over readings up to ``frame.high`` of the first found.
     """
 
-    def __init__(self, source, frame, start=None, end=None, absolute=False):
-        self.source, self.frame, self.absolute = source, frame, absolute
-        self.start, self.end = start, end
+    def __init__(self, source, frame, start=None, end=None):
+        self.source, self.frame, self.start, self.end = source, frame, start, end
         self.last = None if end is None else frame.high(end)    # no reading after this fires
 
-    def frame_at(self, moment):
-        if self.absolute and isinstance(self.frame, _ZoneFrame):     # cron naming only minutes
-            return _FixedFrame(moment.astimezone(self.frame.zone).utcoffset())
-        return self.frame
-
     def next_after(self, after):
-        frame = self.frame_at(after)
+        frame = self.frame.at(after)
         low = frame.low(after)
         last = self.source.bound(self.last)
         if last is not None and low > last:
@@ -657,9 +688,9 @@ class _Recurrence:
     from there on; each look-up then walks at most one period plus the way to the next fire.
     """
 
-    def __init__(self, rule, freq, interval, wkst, dtstart):
-        self.counted = rule if rule._count else None
-        self.rule = rule.replace(count=None) if self.counted else rule
+    def __init__(self, rule, freq, interval, wkst, dtstart, count):
+        self.counted, self.count = (rule, count) if count else (None, None)
+        self.rule = rule.replace(count=None) if count else rule
         self.freq, self.interval, self.wkst = freq, interval, wkst
         self.first = _period_start(freq, dtstart, wkst)
         self._last = None               # COUNT resolved to the reading of its last occurrence
@@ -674,7 +705,8 @@ class _Recurrence:
         dtstart = start.replace(tzinfo=None)
         line = ";".join(f"{name}={value}" for name, value in parts.items() if name != "UNTIL")
         rule = rrulestr(line, dtstart=dtstart).replace(**_explicit_defaults(freq, parts, dtstart))
-        source = cls(rule, freq, int(parts.get("INTERVAL", 1)), WEEKDAYS.index(parts.get("WKST", "MO")), dtstart)
+        source = cls(rule, freq, int(parts.get("INTERVAL", 1)), WEEKDAYS.index(parts.get("WKST", "MO")), dtstart,
+                     int(parts.get("COUNT", 0)))
         return _Series(source, frame, start, end)
 
     def bound(self, last):
@@ -682,7 +714,7 @@ class _Recurrence:
         if self.counted is None:
             return last
         if self._last is None:          # once, at most MAX_COUNT steps
-            self._last = next(islice(self.counted, self.counted._count - 1, None), datetime.max)
+            self._last = next(islice(self.counted, self.count - 1, None), datetime.max)
         return self._last if last is None else min(last, self._last)
 
     def readings(self, low):
@@ -691,7 +723,10 @@ class _Recurrence:
     def possible(self):
         """Whether it ever fires, judged on the HORIZON_YEARS before dateutil stops at year 9999."""
         probe = self._rule_from(datetime(9999 - HORIZON_YEARS, 1, 1), remember=False)
-        return next(iter(probe), None) is not None
+        try:
+            return next(iter(probe), None) is not None
+        except ValueError:              # dateutil finds INTERVAL and BYxxx can never meet
+            return False
 
     def _rule_from(self, low, remember=True):
         periods = _periods_between(self.freq, self.first, _period_start(self.freq, low, self.wkst))
