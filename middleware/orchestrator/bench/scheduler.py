@@ -15,6 +15,7 @@ import argparse
 from datetime import datetime, timedelta, timezone
 import gc
 import json
+import math
 import os
 import resource
 import statistics
@@ -59,6 +60,8 @@ def add_jobs(engine, admin, times, schedule=None, action=NOOP):
     now = time.time()
     rows = []
     for when in times:
+        if schedule is None:
+            when = float(math.ceil(when))  # fire times are whole seconds, as the API stores them
         spec = schedule or {"at": datetime.fromtimestamp(when, timezone.utc).isoformat(),
                             "timezone": "UTC", "tolerance": 10}
         rows.append({"id": uuid.uuid4().hex, "account_id": admin, "name": "bench", "group": None,
@@ -125,7 +128,7 @@ def scenario_memory(folder, jobs=100_000):
 
 
 def scenario_lateness(folder, jobs=10_000, spread=20.0):
-    print(f"lateness: {jobs} one-off jobs spread over {spread:g} s")
+    print(f"lateness: {jobs} one-off jobs spread over {spread:g} s (whole seconds: {jobs / spread:.0f} due each second)")
     app, engine, admin = build(folder)
     start = time.time() + 2.0
     add_jobs(engine, admin, [start + spread * i / jobs for i in range(jobs)])

@@ -85,10 +85,14 @@ def create_app(settings=None):
 
 def run_context_factory(accounts, farm, owners, config):
     """What an action sees of the world when one of its runs executes."""
+    admins = {}  # account id -> is administrator; fixed when the account is created
+
     def make(run):
-        account = accounts.account(run["account_id"])
-        return RunContext(run_id=run["id"], job_id=run["job_id"], account_id=run["account_id"],
-                          is_admin=bool(account["is_admin"]),
+        account_id = run["account_id"]
+        if account_id not in admins:
+            admins[account_id] = bool(accounts.account(account_id)["is_admin"])
+        return RunContext(run_id=run["id"], job_id=run["job_id"], account_id=account_id,
+                          is_admin=admins[account_id],
                           scheduled_for=datetime.fromtimestamp(run["scheduled_for"], timezone.utc),
                           clouds=farm, owners=owners, settings=config)
     return make

@@ -71,8 +71,8 @@ SCHEDULER_POLL_INTERVAL = 0.05
 SCHEDULER_LEASE_SECONDS = 5
 # Runs executed at once by this process's pool.
 SCHEDULER_WORKERS = 16
-# Due jobs claimed per transaction.
-SCHEDULER_BATCH = 1000
+# Due jobs claimed per transaction: smaller batches commit (and start running) sooner.
+SCHEDULER_BATCH = 500
 # Missed occurrences recorded one by one for a job after downtime, before skipping ahead.
 SCHEDULER_MAX_MISSED_RECORDED = 100
 # Days finished runs are kept.

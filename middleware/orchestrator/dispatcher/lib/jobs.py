@@ -104,7 +104,8 @@ class Jobs:
             check_quota(self.count(conn, caller.account_id), 1)
             conn.execute(insert(store.jobs).values(**row))
         self.on_change()
-        return self.get(caller, row["id"])
+        # From what was written, not read back: a job due now may have run and left already.
+        return job_dict(row)
 
     def list(self, caller, group=None):
         query = select(store.jobs).where(self._scope(store.jobs, caller)).order_by(store.jobs.c.created_at)
@@ -144,8 +145,9 @@ class Jobs:
                 # Resuming: occurrences passed while paused are not owed; fire from now on.
                 values["next_run_at"] = first_fire(schedule_from_stored(json.loads(row["schedule"])), now)
             conn.execute(update(store.jobs).where(store.jobs.c.id == job_id).values(**values))
+            changed = job_dict(self._get_row(conn, caller, job_id))
         self.on_change()
-        return self.get(caller, job_id)
+        return changed
 
     def delete(self, caller, job_id):
         with self.engine.begin() as conn:
@@ -179,7 +181,7 @@ class Jobs:
             if rows:
                 conn.execute(insert(t), rows)
         self.on_change()
-        return self.list(caller, target)
+        return [job_dict(row) for row in rows]
 
     def delete_group(self, caller, group):
         t = store.jobs

@@ -1,6 +1,6 @@
 """Finished runs, written in batches: the executor's threads only queue what happened, and the
 scheduling loop writes everything queued since its last tick in the tick's own transaction,
-so thousands of runs a second cost a few commits and the store has one writer per process."""
+so thousands of runs a second cost a few commits and the scheduler is one writer."""
 import json
 import queue
 
@@ -12,14 +12,13 @@ from dispatcher.lib import store
 class RunRecorder:
     """A queue of run outcomes, flushed by the scheduler's loop."""
 
-    def __init__(self, on_put=None):
+    def __init__(self):
         self._queue = queue.SimpleQueue()
-        self._on_put = on_put or (lambda: None)
 
     def finish(self, run_id, status, at, result=None, error=None):
-        """Queue the outcome of a run (any thread)."""
+        """Queue the outcome of a run (any thread); the next tick, at most a poll interval
+        away, writes it."""
         self._queue.put((run_id, status, at, result, error))
-        self._on_put()
 
     def drain(self, limit=10_000):
         items = []

@@ -50,11 +50,11 @@ class Scheduler:
         self.context_factory = context_factory   # (run row dict) -> RunContext
         self.poll = float(settings.get("SCHEDULER_POLL_INTERVAL", 0.05))
         self.lease_seconds = float(settings.get("SCHEDULER_LEASE_SECONDS", 5))
-        self.batch = int(settings.get("SCHEDULER_BATCH", 1000))
+        self.batch = int(settings.get("SCHEDULER_BATCH", 500))
         self.max_missed = int(settings.get("SCHEDULER_MAX_MISSED_RECORDED", 100))
         self.retention = float(settings.get("RUN_RETENTION_DAYS", 30)) * 86400
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.recorder = RunRecorder(on_put=self._finished)
+        self.recorder = RunRecorder()
         # Statements built once: the loop runs them for thousands of rows a second.
         dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         runs, jobs = store.runs, store.jobs
@@ -97,11 +97,6 @@ class Scheduler:
     def wake(self):
         """Look at the store now rather than at the next tick (a job changed in this process)."""
         self._wake.set()
-
-    def _finished(self):
-        # A finished run is written by the next tick; wake the loop unless it is awake already.
-        if not self._wake.is_set():
-            self._wake.set()
 
     @property
     def is_leader(self):
@@ -166,8 +161,7 @@ class Scheduler:
         now = time.time()
         with self.engine.begin() as conn:
             self.recorder.write(conn, self.recorder.drain())
-            self._claim_due(conn, now)
-            start = self._dispatch(conn, now)
+            start = self._claim_due(conn, now) + self._dispatch(conn, now)
             if now >= self._next_purge:
                 self._purge(conn, now)
                 self._next_purge = now + 60
@@ -187,28 +181,35 @@ class Scheduler:
         return cached[1]
 
     def _claim_due(self, conn, now):
+        """Claim the due occurrences of due jobs; returns the claimed runs to execute.
+
+        A claimed occurrence that can start is inserted straight as Running (one write per run
+        on the hot path); a late one as Missed; one that must wait for its job's previous run
+        as Submitted, for :meth:`_dispatch`."""
         jobs = store.jobs
         due = conn.execute(select(jobs).where(jobs.c.paused.is_(False), jobs.c.next_run_at <= now)
                            .order_by(jobs.c.next_run_at).limit(self.batch)).mappings().all()
         if not due:
-            return
+            return []
         rows, moves, drops = [], [], []
-        for job in due:
-            schedule = self._schedule(job)
-            tolerance = schedule.tolerance
-            occurrences, nxt = self._occurrences(schedule, job["next_run_at"], now, tolerance)
-            for when in occurrences:
-                late = when + tolerance < now
-                rows.append({"id": str(uuid.uuid4()), "job_id": job["id"], "account_id": job["account_id"],
-                             "scheduled_for": when, "deadline": when + tolerance, "action": job["action"],
-                             "overlap": job["overlap"], "status": MISSED if late else SUBMITTED,
-                             "submitted_at": now, "finished_at": now if late else None,
-                             "error": f"missed: {now - when:.3f} s late, tolerance {tolerance:g} s" if late else None})
-            if nxt is None:
-                drops.append({"jid": job["id"], "old": job["next_run_at"]})
-                self._schedules.pop(job["id"], None)
-            else:
-                moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": nxt})
+        with self._lock:
+            for job in due:
+                schedule = self._schedule(job)
+                tolerance = schedule.tolerance
+                occurrences, nxt = self._occurrences(schedule, job["next_run_at"], now, tolerance)
+                for when in occurrences:
+                    status, error = self._decide(job["id"], job["overlap"], when + tolerance < now, now - when, tolerance)
+                    rows.append({"id": str(uuid.uuid4()), "job_id": job["id"], "account_id": job["account_id"],
+                                 "scheduled_for": when, "deadline": when + tolerance, "action": job["action"],
+                                 "overlap": job["overlap"], "status": status, "submitted_at": now,
+                                 "started_at": now if status == RUNNING else None,
+                                 "finished_at": now if status == MISSED else None, "error": error})
+                if nxt is None:
+                    drops.append({"jid": job["id"], "old": job["next_run_at"]})
+                    self._schedules.pop(job["id"], None)
+                else:
+                    moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": nxt})
+        start = []
         if rows:
             conn.execute(self._claim_stmt, rows)
             claimed = self._existing(conn, [r["id"] for r in rows])
@@ -216,14 +217,36 @@ class Scheduler:
             for row in rows:
                 if row["id"] in claimed:
                     events.append({"run_id": row["id"], "status": SUBMITTED, "at": now, "message": None})
-                    if row["status"] == MISSED:
-                        events.append({"run_id": row["id"], "status": MISSED, "at": now, "message": row["error"]})
+                    if row["status"] != SUBMITTED:
+                        events.append({"run_id": row["id"], "status": row["status"], "at": now, "message": row["error"]})
+                    if row["status"] == RUNNING:
+                        start.append(row)
+                elif row["status"] == RUNNING:
+                    self._release(row["job_id"])  # another scheduler claimed this occurrence
             if events:
                 conn.execute(insert(store.run_events), events)
         if moves:
             conn.execute(self._move_job_stmt, moves)
         if drops:
             conn.execute(self._drop_job_stmt, drops)
+        return start
+
+    def _decide(self, job_id, overlap, late, lateness, tolerance):
+        """(status, error) for an occurrence about to start; counts it as running. Under ``_lock``."""
+        if late:
+            return MISSED, f"missed: not started within the tolerance ({lateness:.3f} s late, tolerance {tolerance:g} s)"
+        if self._active[job_id] > 0 and overlap != "allow":
+            if overlap == "wait":
+                return SUBMITTED, None
+            return MISSED, "missed: the previous run of this job is still running"
+        self._active[job_id] += 1
+        return RUNNING, None
+
+    def _release(self, job_id):
+        with self._lock:
+            self._active[job_id] -= 1
+            if self._active[job_id] <= 0:
+                self._active.pop(job_id, None)
 
     @staticmethod
     def _existing(conn, run_ids, extra=None):
@@ -252,31 +275,26 @@ class Scheduler:
         return found, when
 
     def _dispatch(self, conn, now):
-        """Move Submitted runs to Running (or Missed) in the tick's transaction.
+        """Move the other Submitted runs (run now, waiting, left by a previous scheduler) to
+        Running or Missed.
 
         The conditional UPDATE is the second half of the exactly-once guarantee: a run is
         executed only by the scheduler whose UPDATE moved it out of Submitted (recognised by
         this tick's own timestamp). Returns the runs to execute once the tick has committed."""
         runs = store.runs
         submitted = conn.execute(select(runs).where(runs.c.status == SUBMITTED)
-                                 .order_by(runs.c.scheduled_for).limit(self.batch * 2)).mappings().all()
+                                 .order_by(runs.c.scheduled_for).limit(self.batch)).mappings().all()
         decisions = []
         with self._lock:
             for run in submitted:
                 if run["id"] in self._queued:
                     continue
-                busy = self._active[run["job_id"]] > 0 and run["overlap"] != "allow"
-                if now > run["deadline"]:
-                    status, message = MISSED, f"missed: not started within the tolerance ({now - run['scheduled_for']:.3f} s late)"
-                elif busy and run["overlap"] == "wait":
+                status, message = self._decide(run["job_id"], run["overlap"], now > run["deadline"],
+                                               now - run["scheduled_for"], run["deadline"] - run["scheduled_for"])
+                if status == SUBMITTED:  # waits for the job's running run
                     self._queued.add(run["id"])
                     self._waiting[run["job_id"]].append(dict(run))
                     continue
-                elif busy:
-                    status, message = MISSED, "missed: the previous run of this job is still running"
-                else:
-                    status, message = RUNNING, None
-                    self._active[run["job_id"]] += 1  # counted now: the next runs of this tick see it
                 decisions.append((dict(run), status, message))
         if not decisions:
             return []
@@ -290,16 +308,12 @@ class Scheduler:
             {"run_id": run["id"], "status": status, "at": now, "message": message}
             for run, status, message in decisions if run["id"] in moved])
         start = []
-        with self._lock:
-            for run, status, _ in decisions:
-                if status != RUNNING:
-                    continue
+        for run, status, _ in decisions:
+            if status == RUNNING:
                 if run["id"] in moved:
                     start.append(run)
-                else:  # another scheduler took it: undo our count
-                    self._active[run["job_id"]] -= 1
-                    if self._active[run["job_id"]] <= 0:
-                        self._active.pop(run["job_id"], None)
+                else:  # another scheduler took it
+                    self._release(run["job_id"])
         return start
 
     def _start_waiting(self, run):
@@ -343,8 +357,7 @@ class Scheduler:
             if self._start_waiting(follower):
                 self._execute(follower)
             else:
-                with self._lock:
-                    self._active[run["job_id"]] -= 1
+                self._release(run["job_id"])
 
     def _purge(self, conn, now):
         runs, events = store.runs, store.run_events

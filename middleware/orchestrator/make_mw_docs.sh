@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Builds Orchestrator's documentation, with examples captured from a live server:
+#
+#   1. starts a throwaway server on 127.0.0.1:$PORT (the Dummy cloud, a SQLite store in a
+#      temporary folder, an administrator key made up for this run);
+#   2. once /healthz answers, calls documented routes with curl and writes each real exchange
+#      into docs/examples/ (generated, not committed), which docs/examples.rst includes;
+#   3. stops the server and builds the HTML with Sphinx, warnings as errors, into $BUILD_DIR.
+#
+# The server is stopped whatever happens. Run it from anywhere, with the environment's python
+# first on PATH (`make docs` does that); if the port is taken: PORT=<another port> ./make_mw_docs.sh
+set -euo pipefail
+
+PORT="${PORT:-5050}"                         # the fake server's port; written nowhere else
+PYTHON="${PYTHON:-python}"                   # needs dispatcher, sphinx, sphinxcontrib-httpdomain
+BUILD_DIR="${BUILD_DIR:-}"                   # where the HTML goes (default docs/_build/html)
+STARTUP_SECONDS="${STARTUP_SECONDS:-30}"     # how long the server may take to answer /healthz
+RUN_SECONDS="${RUN_SECONDS:-20}"             # how long the example job's run may take to finish
+
+# A BUILD_DIR given relative to where the script was called from stays so after the cd.
+if [[ -n $BUILD_DIR && $BUILD_DIR != /* ]]; then BUILD_DIR="$PWD/$BUILD_DIR"; fi
+cd "$(dirname "$0")"
+BUILD_DIR="${BUILD_DIR:-docs/_build/html}"
+BASE="http://127.0.0.1:$PORT"
+
+say() { printf 'make_mw_docs.sh: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+port_in_use() {
+    die "port $PORT is in use; set PORT=<a free port> (the port setting at the top of this script)," \
+        "e.g. PORT=$((PORT + 1)) $0"
+}
+
+[[ $PORT =~ ^[0-9]+$ ]] && (( PORT >= 1 && PORT <= 65535 )) || die "PORT must be a TCP port number, not '$PORT'"
+command -v curl >/dev/null || die "curl is needed to capture the examples; install it"
+"$PYTHON" -c 'import dispatcher, sphinx, sphinxcontrib.httpdomain' 2>/dev/null \
+    || die "'$PYTHON' cannot import dispatcher, sphinx and sphinxcontrib.httpdomain;" \
+           "put the project's environment first on PATH (make docs does) or pip install -e '.[docs]'"
+
+# Checked before starting: a server that cannot bind would leave the other one answering.
+if "$PYTHON" - "$PORT" <<'EOF'
+import socket, sys
+with socket.socket() as probe:
+    probe.settimeout(1)
+    sys.exit(0 if probe.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
+EOF
+then
+    port_in_use
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/orchestrator-docs.XXXXXX")
+SERVER_PID=""
+
+stop_server() {
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+cleanup() {
+    local status=$?
+    stop_server
+    rm -rf "$WORK"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# -- 1. the throwaway server ------------------------------------------------------------------
+ADMIN_KEY=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))')
+"$PYTHON" - "$WORK" <<'EOF'
+import os, sys
+work = sys.argv[1]
+with open(os.path.join(work, "settings.py"), "w") as settings:
+    settings.write(f"""# The documentation server's settings, written by make_mw_docs.sh.
+INSTANCE_PATH = {os.path.join(work, "instance")!r}
+DATABASE_URL = ""
+CLOUD_FARM = {{"default": {{"ENGINE": "dummy", "USER": "", "PASSWORD": "", "EXTRA_PARAMS": {{}}}}}}
+""")
+EOF
+
+env -u DATABASE_URL ORCHESTRATOR_SETTINGS="$WORK/settings.py" ORCHESTRATOR_ADMIN_KEY="$ADMIN_KEY" \
+    ORCHESTRATOR_HOST=127.0.0.1 ORCHESTRATOR_PORT="$PORT" \
+    "$PYTHON" runserver.py >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+
+deadline=$((SECONDS + STARTUP_SECONDS))
+until curl -fsS -o /dev/null "$BASE/healthz" 2>/dev/null; do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        if grep -qi "address already in use" "$WORK/server.log"; then port_in_use; fi
+        die "the server stopped before answering; its log:"$'\n'"$(tail -n 20 "$WORK/server.log")"
+    fi
+    (( SECONDS < deadline )) \
+        || die "the server did not answer $BASE/healthz within $STARTUP_SECONDS s; its log:"$'\n'"$(tail -n 20 "$WORK/server.log")"
+    sleep 0.2
+done
+mine=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN_KEY" "$BASE/api/v1/accounts/me")
+[[ $mine == 200 ]] || port_in_use     # another service answered /healthz on that port
+say "server up on $BASE; capturing examples"
+
+# -- 2. the examples ----------------------------------------------------------------------------
+EXAMPLES="$WORK/examples"     # moved into docs/examples only once every capture succeeded
+mkdir -p "$EXAMPLES"
+
+pretty() { "$PYTHON" -m json.tool --indent 2; }
+
+# call METHOD PATH [BODY]: one request; the answer's status in STATUS, headers and body in $WORK.
+call() {
+    local method=$1 path=$2 body=${3-}
+    local args=(-sS -X "$method" -D "$WORK/headers" -o "$WORK/body" -w '%{http_code}')
+    if [[ $path == /api/v1/* ]]; then args+=(-H "Authorization: Bearer $ADMIN_KEY"); fi
+    if [[ -n $body ]]; then args+=(-H "Content-Type: application/json" --data-binary "$body"); fi
+    STATUS=$(curl "${args[@]}" "$BASE$path") || die "$method $path: curl failed"
+}
+
+# capture NAME EXPECTED METHOD PATH [BODY]: call, check the status, and write the exchange as
+# examples/NAME.request.http and NAME.response.http (the key itself is never written).
+capture() {
+    local name=$1 expected=$2 method=$3 path=$4 body=${5-}
+    call "$method" "$path" "$body"
+    [[ $STATUS == "$expected" ]] \
+        || die "$method $path answered $STATUS, expected $expected:"$'\n'"$(cat "$WORK/body")"
+    {
+        printf '%s %s HTTP/1.1\nHost: 127.0.0.1:%s\n' "$method" "$path" "$PORT"
+        if [[ $path == /api/v1/* ]]; then printf 'Authorization: Bearer <key>\n'; fi
+        if [[ -n $body ]]; then
+            printf 'Content-Type: application/json\n\n'
+            printf '%s' "$body" | pretty
+        fi
+    } >"$EXAMPLES/$name.request.http"
+    {
+        head -n 1 "$WORK/headers" | tr -d '\r'
+        grep -i '^content-type:' "$WORK/headers" | tr -d '\r' || true
+        if [[ -s $WORK/body ]]; then
+            printf '\n'
+            pretty <"$WORK/body"
+        fi
+    } >"$EXAMPLES/$name.response.http"
+}
+
+# jget KEY...: a value of the last answer's JSON body (a number indexes a list).
+jget() {
+    "$PYTHON" - "$WORK/body" "$@" <<'EOF'
+import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2:]:
+    value = value[int(key)] if isinstance(value, list) else value[key]
+print(value)
+EOF
+}
+
+capture healthz 200 GET /healthz
+capture accounts-me 200 GET /api/v1/accounts/me
+capture clouds-list 200 GET /api/v1/clouds
+capture cloud-show 200 GET /api/v1/clouds/default
+capture sizes-list 200 GET "/api/v1/clouds/default/sizes?limit=2"
+
+capture nodes-create 201 POST /api/v1/clouds/default/nodes \
+    '{"name": "web-{n}", "image": "1", "size": "1", "count": 2}'
+NODE=$(jget nodes 0 id)
+# A Dummy node's address is 127.0.0.1, so the probe of this server's port finds it open.
+capture node-ping 200 POST "/api/v1/clouds/default/nodes/$NODE/ping" "{\"port\": $PORT, \"timeout\": 2}"
+
+# A one-off url job due in two seconds, calling this very server.
+AT=$("$PYTHON" -c 'from datetime import datetime, timedelta, timezone
+print((datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=2)).isoformat().replace("+00:00", "Z"))')
+capture job-create 201 POST /api/v1/jobs "{\"name\": \"call healthz\", \"schedule\": {\"at\": \"$AT\"},
+ \"action\": {\"type\": \"url\", \"url\": \"$BASE/healthz\", \"expect_status\": 200}}"
+JOB=$(jget id)
+
+deadline=$((SECONDS + RUN_SECONDS))
+while :; do
+    call GET "/api/v1/jobs/$JOB/runs"
+    [[ $STATUS == 200 ]] || die "GET /api/v1/jobs/$JOB/runs answered $STATUS: $(cat "$WORK/body")"
+    if [[ $(jget total) != 0 ]]; then
+        RUN=$(jget items 0 id)
+        case $(jget items 0 status) in
+            Completed) break ;;
+            Failed | Missed) die "the example job's run did not complete: $(cat "$WORK/body")" ;;
+        esac
+    fi
+    (( SECONDS < deadline )) || die "the example job's run did not finish within $RUN_SECONDS s: $(cat "$WORK/body")"
+    sleep 0.2
+done
+capture job-runs 200 GET "/api/v1/jobs/$JOB/runs"
+capture run-show 200 GET "/api/v1/runs/$RUN"
+capture last-events 200 GET "/api/v1/last-events/$RUN"
+
+# A recurring job in a group, run once now: it pings the nodes made above.
+capture job-cron 201 POST /api/v1/jobs "{\"name\": \"ping the web nodes\", \"group\": \"monitoring\",
+ \"schedule\": {\"cron\": \"*/5 * * * *\", \"timezone\": \"Europe/Rome\"},
+ \"action\": {\"type\": \"ping\", \"selector\": {\"name\": \"web-*\"}, \"port\": $PORT}}"
+CRON_JOB=$(jget id)
+capture job-run-now 202 POST "/api/v1/jobs/$CRON_JOB/run"
+capture groups-list 200 GET /api/v1/groups
+
+capture error-validation 422 POST /api/v1/jobs "{\"schedule\": {\"at\": \"2001-01-01T09:00:00Z\"},
+ \"action\": {\"type\": \"url\", \"url\": \"$BASE/healthz\"}}"
+
+"$PYTHON" - "$EXAMPLES/capture.json" "$PORT" <<'EOF'
+from datetime import datetime, timezone
+import json, sys
+with open(sys.argv[1], "w") as out:
+    json.dump({"port": int(sys.argv[2]),
+               "captured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}, out)
+EOF
+stop_server
+rm -rf docs/examples
+cp -R "$EXAMPLES" docs/examples
+say "examples written to docs/examples/"
+
+# -- 3. the HTML --------------------------------------------------------------------------------
+# -E: autoflask reads the views' docstrings, which Sphinx does not track as dependencies.
+env -u ORCHESTRATOR_SETTINGS -u DATABASE_URL -u ORCHESTRATOR_ADMIN_KEY \
+    "$PYTHON" -m sphinx -E -W --keep-going -q -b html docs "$BUILD_DIR"
+say "documentation built: $BUILD_DIR/index.html"
