@@ -10,7 +10,7 @@ from flask_limiter import Limiter
 
 from dispatcher.api import accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes, runs
 from dispatcher.config import load_config
-from dispatcher.lib import store
+from dispatcher.lib import ratelimit, store
 from dispatcher.lib.accounts import Accounts, check_plans
 from dispatcher.lib.actions import RunContext
 from dispatcher.lib.actions.network import NetworkPolicy
@@ -69,7 +69,9 @@ def create_app(settings=None):
     })
 
     errors.init_app(app)
-    limiter = Limiter(_rate_key, app=app, storage_uri=config["RATELIMIT_STORAGE_URI"],
+    storage_uri = config["RATELIMIT_STORAGE_URI"]
+    limiter = Limiter(_rate_key, app=app, storage_uri=storage_uri,
+                      storage_options={"engine": engine} if storage_uri.startswith(ratelimit.SCHEME) else {},
                       default_limits=[config["RATE_LIMIT"]] if config["RATE_LIMIT"] else [],
                       headers_enabled=True, strategy="fixed-window")
     app.extensions["orchestrator.limiter"] = limiter

@@ -59,9 +59,9 @@ ADMIN_PLAN = "unlimited"
 
 # Requests one API key (or one address, without a key) may make; "" turns limiting off.
 RATE_LIMIT = "1200 per minute"
-# Where the counts live: memory:// counts per worker process; give every worker the same
-# redis:// or memcached:// URL to count across workers and hosts.
-RATELIMIT_STORAGE_URI = "memory://"
+# Where the counts live: orchestrator+sql:// is the store itself, shared by every worker and
+# host; a redis:// or memcached:// URL moves them off the store (memory:// counts per process).
+RATELIMIT_STORAGE_URI = "orchestrator+sql://"
 
 # The scheduler. Every process runs one; the one holding the lease in the store is active.
 SCHEDULER_ENABLED = True

@@ -119,3 +119,12 @@ def test_cli_creates_accounts_and_keys(app):
     assert client.get("/api/v1/accounts/me", headers={"Authorization": f"Bearer {token}"}).json["name"] == "cli-user"
     out = runner.invoke(keys, ["create", "--account", account_id])
     assert out.exit_code == 0 and out.output.startswith("key ")
+
+
+def test_rate_limit_is_counted_across_workers(make_app, admin):
+    """Two applications over one store (two gunicorn workers) share the counts."""
+    first, second = make_app(RATE_LIMIT="3 per minute"), make_app(RATE_LIMIT="3 per minute")
+    assert first.config["INSTANCE_PATH"] == second.config["INSTANCE_PATH"]
+    statuses = [app.test_client().get("/api/v1/clouds", headers=admin).status_code
+                for app in (first, second, first, second)]
+    assert statuses == [200, 200, 200, 429]

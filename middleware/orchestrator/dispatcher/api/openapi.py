@@ -1,16 +1,32 @@
-"""Build the OpenAPI 3 document from the application's routes and their contracts."""
+"""Build the OpenAPI 3 document from the application's routes and their contracts.
+
+The document is what the contract tests fuzz (``tests/test_openapi.py``), so it says what the
+API really answers: each path parameter as its URL converter matches it, a body marked required
+when its schema has required fields, no content on a 204, and every error status a view or the
+framework can answer, all in the one error shape.
+"""
 import re
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from werkzeug.routing import AnyConverter, FloatConverter, IntegerConverter, PathConverter, UUIDConverter
 
 from dispatcher.api import schemas
+from dispatcher.api.auth import PUBLIC_PATHS
 
-_CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
-_ERROR_STATUSES = {"400": "malformed request", "401": "no valid API key", "403": "forbidden or over quota",
-                   "404": "not found", "413": "body too large", "422": "invalid field",
-                   "429": "too many requests", "501": "not supported by the driver",
-                   "502": "the cloud failed", "504": "the cloud timed out"}
+# ``<converter(args):name>`` -> ``{name}``
+_ARGUMENT = re.compile(r"<(?:[A-Za-z_][A-Za-z0-9_]*(?:\([^)]*\))?:)?([A-Za-z_][A-Za-z0-9_]*)>")
+# Error statuses: those any operation may answer, those of a body or a query string, those of an
+# operation that needs a key (its view may also answer the rest), and those of a path parameter.
+_ANY_STATUSES = {"400": "malformed request", "429": "too many requests"}
+_BODY_STATUSES = {"413": "body too large", "422": "invalid field"}
+_QUERY_STATUSES = {"422": "invalid field"}
+_KEY_STATUSES = {"401": "no valid API key", "403": "forbidden or over quota", "404": "not found",
+                 "409": "conflict with the current state", "501": "not supported by the driver",
+                 "502": "the cloud failed", "504": "the cloud timed out"}
+_PATH_STATUSES = {"404": "not found"}
+#: Field metadata naming a setting whose keys are the field's only valid values, e.g. ``PLANS``.
+CHOICES_FROM = "choices_from"
 
 
 def _resolver(schema):
@@ -20,9 +36,10 @@ def _resolver(schema):
 
 def build_spec(app):
     """The OpenAPI document (a dict) of every route of ``app`` that declares a contract."""
-    spec = APISpec(title="Orchestrator API", version="1", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin(schema_name_resolver=_resolver)],
+    plugin = MarshmallowPlugin(schema_name_resolver=_resolver)
+    spec = APISpec(title="Orchestrator API", version="1", openapi_version="3.0.3", plugins=[plugin],
                    info={"description": "Cloud orchestration middleware: clouds, nodes, jobs and runs."})
+    plugin.converter.add_attribute_function(_choices_from(app.config))
     spec.components.schema("Error", schema=schemas.Error)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     paths = {}
@@ -31,35 +48,88 @@ def build_spec(app):
         contract = getattr(view, "contract", None)
         if contract is None:
             continue
-        path = _CONVERTER.sub(r"{\1}", rule.rule)
+        path = _ARGUMENT.sub(r"{\1}", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(rule, contract, path)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    for operations in document.get("paths", {}).values():
+        for op in operations.values():
+            for param in op.get("parameters", ()):
+                _without_null(param)
+    return document
+
+
+def _choices_from(config):
+    """An apispec attribute function: ``enum`` from the setting a field's metadata names."""
+    def choices_from(self, field, **kwargs):
+        setting = field.metadata.get(CHOICES_FROM)
+        return {"enum": sorted(config[setting])} if setting else {}
+    return choices_from
 
 
 def _operation(rule, contract, path):
     op = {"operationId": rule.endpoint.replace(".", "_"), "summary": contract.summary,
           "tags": [rule.endpoint.split(".")[0]]}
-    params = [{"name": name, "in": "path", "required": True,
-               "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}}
-              for name in rule.arguments]
+    # In the order they appear in the path: rule.arguments is a set, and the document must be stable.
+    params = [{"name": name, "in": "path", "required": True, "schema": _path_schema(rule, name)}
+              for name in _ARGUMENT.findall(rule.rule)]
     if contract.query is not None:
         params.append({"in": "query", "schema": contract.query})
     if params:
         op["parameters"] = params
     if contract.body is not None:
-        op["requestBody"] = {"required": False, "content": {"application/json": {"schema": contract.body}}}
+        op["requestBody"] = {"required": _has_required_field(contract.body),
+                             "content": {"application/json": {"schema": contract.body}}}
     ok = {"description": "success"}
-    if contract.response is not None and contract.status != 204:
-        ok["content"] = {"application/json": {"schema": contract.response}}
+    if contract.status != 204:
+        # Every answer but a 204 is JSON; a contract without a response schema still says so.
+        ok["content"] = {"application/json": {"schema": contract.response if contract.response else {}}}
     op["responses"] = {str(contract.status): ok}
+    secured = path.startswith("/api/") and path not in PUBLIC_PATHS
+    errors = dict(_ANY_STATUSES)
+    for applies, statuses in ((contract.body is not None, _BODY_STATUSES),
+                              (contract.query is not None, _QUERY_STATUSES),
+                              (secured, _KEY_STATUSES), (bool(rule.arguments), _PATH_STATUSES)):
+        if applies:
+            errors.update(statuses)
     error = {"content": {"application/json": {"schema": "Error"}}}
-    for status, text in _ERROR_STATUSES.items():
-        op["responses"][status] = {"description": text, **error}
-    if not path.startswith("/api/") or path == "/api/v1/openapi.json":
-        op["security"] = []
-    else:
-        op["security"] = [{"bearer": []}]
+    for status in sorted(errors):
+        op["responses"][status] = {"description": errors[status], **error}
+    op["security"] = [{"bearer": []}] if secured else []
     return op
+
+
+def _without_null(param):
+    """A query string has no null: a field that loads None when absent is simply optional."""
+    schema = param.get("schema", {})
+    schema.pop("nullable", None)
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+
+
+def _path_schema(rule, name):
+    """The JSON schema of what the rule's URL converter for ``name`` matches."""
+    converter = rule._converters.get(name)     # werkzeug keeps them only there, by argument
+    if isinstance(converter, UUIDConverter):
+        return {"type": "string", "format": "uuid"}
+    if isinstance(converter, (IntegerConverter, FloatConverter)):
+        schema = {"type": "integer" if isinstance(converter, IntegerConverter) else "number"}
+        if not converter.signed:
+            schema["minimum"] = 0
+        if converter.min is not None:
+            schema["minimum"] = converter.min
+        if converter.max is not None:
+            schema["maximum"] = converter.max
+        return schema
+    if isinstance(converter, AnyConverter):
+        return {"type": "string", "enum": sorted(converter.items)}
+    if isinstance(converter, PathConverter):
+        return {"type": "string", "minLength": 1}
+    # The default converter: one segment, without a slash, of the converter's length.
+    return {"type": "string", "pattern": f"^{converter.regex}$" if converter else "^[^/]+$"}
+
+
+def _has_required_field(schema_cls):
+    return any(field.required for field in schema_cls().fields.values())

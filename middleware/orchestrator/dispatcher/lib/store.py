@@ -91,6 +91,13 @@ leases = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+rate_limits = Table(
+    "rate_limits", metadata,
+    Column("key", String(128), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
 
 def now():
     return time.time()
