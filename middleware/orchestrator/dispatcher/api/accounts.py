@@ -12,8 +12,10 @@ bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
 class AccountCreate(Schema):
     name = fields.String(required=True, validate=[validate.Length(min=1, max=120),
-                                                  validate.Regexp(r"^[\w.@+-]+$", error="letters, digits and ._@+-")])
-    plan = fields.String(required=True, validate=validate.Length(min=1, max=64))
+                                                  validate.Regexp(r"^[A-Za-z0-9_.@+-]+$",
+                                                                  error="letters, digits and ._@+-")])
+    plan = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                         metadata={"description": "a plan of the PLANS setting", "choices_from": "PLANS"})
 
 
 class AccountCreated(Schema):

@@ -80,7 +80,7 @@ class Node(Schema):
 
 
 NAME_PATTERN = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9{}_.-]*$",
-                               error="letters, digits, '.', '_', '-' and the {n} counter only")
+                               error="letters, digits, '.', '_', '-' and the {{n}} counter only")
 
 
 class NodeCreate(Schema):

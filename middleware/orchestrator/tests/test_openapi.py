@@ -1,0 +1,194 @@
+"""The served OpenAPI document is the contract: schemathesis calls every operation it lists.
+
+The document is read from ``/api/v1/openapi.json`` of the application, so a route added later
+with ``@operation`` is fuzzed here without a change to this file. Every operation runs as the
+administrator (schemathesis' examples and coverage phases, then fuzzing) and, for a smaller
+share of fuzzed cases, as a free-plan account. A case fails on a 5xx; on a status, content
+type, header or body the document does not describe; on a schema-valid request refused or an
+invalid one accepted; and on a request served without a valid key.
+"""
+from collections import Counter
+import copy
+
+from hypothesis import HealthCheck, Phase, settings, strategies as st
+import pytest
+import schemathesis
+from schemathesis import GenerationMode
+
+from conftest import ADMIN_KEY
+from dispatcher.application import create_app
+from dispatcher.lib import Provider
+
+OPENAPI = "/api/v1/openapi.json"
+FARM = {"default": {"ENGINE": Provider.DUMMY, "EXTRA_PARAMS": {"nodes": 3}}}
+ADMIN_EXAMPLES = 12     # fuzzed cases per operation as the administrator (coverage cases come on top)
+ACCOUNT_EXAMPLES = 5    # fuzzed cases per operation as a free-plan account
+# Reproducible in CI; schema-shaped data is legitimately slow to make and often filtered.
+FUZZ = dict(deadline=None, derandomize=True, database=None, print_blob=False,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+
+#: Values that exist in a fresh application, by path parameter or body field. A positive case
+#: takes one of them (the newest first) seven times in eight instead of the generated value, so
+#: that it gets past 404 and 422 into the view.
+SEEDED = {
+    "cloud": ["default"],
+    "node_id": ["1", "2", "3"],                 # the Dummy cloud's seeded nodes
+    "image": ["1", "2", "3"], "size": ["1", "2", "3", "4"], "location": ["1", "2", "3"],
+    "plan": ["free", "standard", "unlimited"],
+    "schedule": [{"cron": "0 3 * * *"}, {"frequency": "daily", "byhour": [9]}, {"at": "2099-01-01T09:00:00Z"}],
+    "action": [{"type": "ping", "nodes": ["1"]}, {"type": "reboot", "selector": {"name": "dummy-*"}}],
+    "account_id": [], "key_id": [], "job_id": [], "run_id": [], "group": [],
+}
+#: The same for the application under test: SEEDED, plus the ids and names the API hands out
+#: during the run, less what a DELETE answered 2xx for.
+EXISTING = {}
+#: An object's ``id`` names a resource of this path parameter when the object has this field.
+ID_OF = {"state": "node_id", "schedule": "job_id", "scheduled_for": "run_id", "plan": "account_id"}
+
+#: Operations whose schema-valid requests the API may still refuse with 422, because it checks
+#: what a JSON schema cannot say (or what exists only at run time), with the reason.
+REFUSES_VALID = {
+    "POST /api/v1/clouds/{cloud}/nodes": "image, size and location ids come from the cloud's catalog",
+    "POST /api/v1/jobs": "schedule and action are checked beyond their schema (forms, dates, cron, zones)",
+    "PATCH /api/v1/jobs/{job_id}": "as POST /api/v1/jobs",
+    "PUT /api/v1/groups/{group}": "each job as POST /api/v1/jobs",
+}
+
+
+def _settings(**overrides):
+    # No scheduler: a run asked for stays Submitted, so no fuzzed action ever executes.
+    return {"ORCHESTRATOR_ADMIN_KEY": ADMIN_KEY, "CLOUD_FARM": FARM, "RATE_LIMIT": "", "TESTING": True,
+            "SCHEDULER_ENABLED": False, **overrides}
+
+
+def _config():
+    """Keys come from the tests, not from generation; REFUSES_VALID operations may answer 422.
+
+    Built here rather than discovered, so that no ``schemathesis.toml`` changes what CI runs.
+    """
+    accepted = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
+    return schemathesis.Config.from_dict({
+        "generation": {"with-security-parameters": False},
+        "operations": [{"include-name": name, "checks": {"positive_data_acceptance": {"expected-statuses": accepted}}}
+                       for name in REFUSES_VALID],
+    })
+
+
+# Collection needs the operations, so an app over an in-memory store serves the document at
+# import (schemathesis.pytest.from_fixture would wait for a fixture, but it reads the
+# ``Function._nodeid`` that pytest 9.2 removed). The cases run against the ``app`` fixture.
+schema = schemathesis.openapi.from_wsgi(OPENAPI, create_app(_settings(DATABASE_URL="sqlite://")),
+                                        config=_config())
+CASES = Counter()
+
+
+@schema.hook
+def flatmap_case(context, case):
+    """Point positive cases at things that exist (see SEEDED)."""
+    if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE:
+        return st.just(case)     # a negative case must stay invalid
+    params = case.path_parameters or {}
+    deleted = list(params)[-1] if params and case.method.upper() == "DELETE" else None
+    path = {name: _existing_or(name, value, spare=name == deleted) for name, value in params.items()}
+    body = case.body if isinstance(case.body, dict) else {}
+    fields = {name: _existing_or(name, value) for name, value in body.items()}
+    return st.tuples(st.fixed_dictionaries(path), st.fixed_dictionaries(fields)).map(
+        lambda picked: _with(case, *picked))
+
+
+def _existing_or(name, generated, spare=False):
+    if name not in SEEDED:
+        return st.just(generated)
+    # The draws never depend on what EXISTING holds (Hypothesis replays them); the pick does.
+    return st.tuples(st.integers(0, 7), st.integers(0, 15)).map(
+        lambda drawn: _pick(name, generated, spare, *drawn))
+
+
+def _pick(name, generated, spare, odds, index):
+    """Mostly the ``index``-th newest existing value of the generated value's kind.
+
+    What a DELETE deletes spares the oldest, so that the operations after it still find one.
+    """
+    same_kind = [value for value in EXISTING[name] if type(value) is type(generated)][spare:]
+    return same_kind[-1 - index % len(same_kind)] if odds and same_kind else generated
+
+
+def _with(case, path, fields):
+    if path:
+        case.path_parameters = path
+    if fields:
+        case.body = {**case.body, **fields}
+    return case
+
+
+def _remember(data):
+    """Keep the ids and names the API hands out, for later cases to name."""
+    if isinstance(data, list):
+        for item in data:
+            _remember(item)
+    elif isinstance(data, dict):
+        found = [(key, value) for key, value in data.items() if key in SEEDED]
+        found += [(ID_OF[key], data.get("id")) for key in ID_OF if key in data]
+        for name, value in found:
+            if isinstance(value, str) and value not in EXISTING[name]:
+                EXISTING[name].append(value)
+        for value in data.values():
+            _remember(value)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """The application the cases run against: a fresh store, three Dummy nodes, no scheduler."""
+    app = create_app(_settings(INSTANCE_PATH=str(tmp_path_factory.mktemp("openapi") / "instance")))
+    EXISTING.clear()
+    EXISTING.update(copy.deepcopy(SEEDED))
+    EXISTING["account_id"].append(app.extensions["orchestrator.accounts"].authenticate(
+        f"Bearer {ADMIN_KEY}").account_id)
+    return app
+
+
+@pytest.fixture(scope="module")
+def account(app):
+    """Headers of a free-plan account (whose id cases may name)."""
+    created, _, token = app.extensions["orchestrator.accounts"].create_account("openapi-fuzz", "free")
+    EXISTING["account_id"].append(created["id"])
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _count_cases(request):
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None and CASES:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"\nopenapi: {sum(CASES.values())} cases "
+                                f"({', '.join(f'{n} as {role}' for role, n in sorted(CASES.items()))})")
+
+
+def call_and_validate(case, app, headers, role):
+    """Send the case as ``role`` and run every check; note what the API created or deleted."""
+    CASES[role] += 1
+    response = case.call_and_validate(app=app, headers=headers)
+    if response.status_code < 300 and response.content:
+        _remember(response.json())
+    if response.status_code < 300 and case.method.upper() == "DELETE" and case.path_parameters:
+        _forget(*list(case.path_parameters.items())[-1])
+
+
+def _forget(name, value):
+    """A resource just deleted (the last path parameter of a DELETE) is no longer worth naming."""
+    if value in EXISTING.get(name, ()):
+        EXISTING[name].remove(value)
+
+
+@schema.parametrize()
+@settings(max_examples=ADMIN_EXAMPLES, **FUZZ)
+def test_operation_as_admin(case, app):
+    call_and_validate(case, app, {"Authorization": f"Bearer {ADMIN_KEY}"}, "admin")
+
+
+@schema.parametrize()
+@settings(max_examples=ACCOUNT_EXAMPLES, phases=[Phase.generate, Phase.shrink], **FUZZ)
+def test_operation_as_account(case, app, account):
+    call_and_validate(case, app, account, "account")
