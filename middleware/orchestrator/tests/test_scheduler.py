@@ -137,7 +137,7 @@ def test_two_schedulers_claiming_at_once_never_duplicate(make_app, admin):
     barrier = threading.Barrier(2)
 
     def claim(scheduler):
-        for _ in range(10):
+        for _ in range(25):  # 2.5 s or more: every job passes at least one due second
             barrier.wait()
             with scheduler.engine.begin() as conn:
                 scheduler._claim_due(conn, time.time())
