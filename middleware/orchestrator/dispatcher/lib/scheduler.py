@@ -5,18 +5,21 @@ is active, the others stand by and take over when the lease lapses. The active o
 tick (``SCHEDULER_POLL_INTERVAL``, 50 ms by default, so a job written by any worker is seen
 within that):
 
-1. claims the due occurrences of due jobs in one transaction: a run row per (job, scheduled
-   time), inserted with ON CONFLICT DO NOTHING on that unique pair, so even two schedulers
-   that both believe they are active cannot run one occurrence twice; the job's next fire
-   time is moved on in the same transaction (a one-off job leaves the schedule);
-2. hands the Submitted runs to the executor, or records them Missed when they can no longer
-   start within the job's tolerance, or when the previous run of a non-overlapping job is
-   still going.
+1. claims the occurrences falling due within ``SCHEDULER_LOOKAHEAD`` (1 s): a run row per
+   (job, scheduled time), inserted with ON CONFLICT DO NOTHING on that unique pair, so even
+   two schedulers that both believe they are active cannot run one occurrence twice; the
+   job's next fire time is moved on in the same transaction (a one-off job leaves the
+   schedule). Claiming ahead leaves only a small write to do when a thousand runs fall due in
+   the same second;
+2. moves the runs that are due from Submitted to Running and hands them to the executor, or
+   records them Missed when they can no longer start within the job's tolerance, or when the
+   previous run of a non-overlapping job is still going.
 
 State changes of runs go through the :class:`~dispatcher.lib.recorder.RunRecorder`, in batches.
 """
 from collections import defaultdict, deque
 from datetime import datetime, timezone
+import heapq
 import json
 import logging
 import os
@@ -51,6 +54,7 @@ class Scheduler:
         self.poll = float(settings.get("SCHEDULER_POLL_INTERVAL", 0.05))
         self.lease_seconds = float(settings.get("SCHEDULER_LEASE_SECONDS", 5))
         self.batch = int(settings.get("SCHEDULER_BATCH", 500))
+        self.lookahead = float(settings.get("SCHEDULER_LOOKAHEAD", 1.0))
         self.max_missed = int(settings.get("SCHEDULER_MAX_MISSED_RECORDED", 100))
         self.retention = float(settings.get("RUN_RETENTION_DAYS", 30)) * 86400
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -69,6 +73,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread = None
         self._lock = threading.Lock()
+        self._pending = []                     # heap of (scheduled for, run id, run) claimed ahead
         self._queued = set()                   # run ids waiting for the previous run of their job
         self._active = defaultdict(int)        # job id -> runs executing now
         self._waiting = defaultdict(deque)     # job id -> runs queued behind a running one
@@ -134,6 +139,8 @@ class Scheduler:
                     taken = 0
         became = taken and not self._leader
         self._leader, self._lease_until = bool(taken), expires if taken else 0.0
+        if not taken:
+            self._pending.clear()  # claimed ahead but not ours to start: the new holder finds them
         if became:
             log.info("scheduler %s is now active", self.holder)
             self._recover()
@@ -156,23 +163,36 @@ class Scheduler:
 
     # -- one tick ---------------------------------------------------------------------
     def tick(self):
-        """Record finished runs, claim what is due, dispatch what is submitted, in one
-        transaction; return seconds until the next look."""
+        """Start what is due, then claim what falls due within the lookahead (recording
+        finished runs on the way); return seconds until the next look.
+
+        Two transactions, in this order, so that runs falling due never wait behind the
+        claiming of the next second's occurrences."""
         now = time.time()
         with self.engine.begin() as conn:
             self.recorder.write(conn, self.recorder.drain())
-            start = self._claim_due(conn, now) + self._dispatch(conn, now)
+            start = self._dispatch(conn, now)
+        self._submit(start)
+        now = time.time()
+        with self.engine.begin() as conn:
+            start = self._claim_due(conn, now)
             if now >= self._next_purge:
                 self._purge(conn, now)
                 self._next_purge = now + 60
             upcoming = conn.execute(select(store.jobs.c.next_run_at).where(
                 store.jobs.c.paused.is_(False), store.jobs.c.next_run_at.is_not(None))
                 .order_by(store.jobs.c.next_run_at).limit(1)).scalar()
-        for run in start:
+        self._submit(start)
+        wake = [time.time() + self.poll]
+        if upcoming is not None:
+            wake.append(upcoming - self.lookahead)
+        if self._pending:
+            wake.append(self._pending[0][0])
+        return max(0.0, min(wake) - time.time())
+
+    def _submit(self, runs):
+        for run in runs:
             self.executor.submit(self._execute, run)
-        if upcoming is None:
-            return self.poll
-        return max(0.0, min(self.poll, upcoming - time.time()))
 
     def _schedule(self, job):
         cached = self._schedules.get(job["id"])
@@ -187,7 +207,8 @@ class Scheduler:
         on the hot path); a late one as Missed; one that must wait for its job's previous run
         as Submitted, for :meth:`_dispatch`."""
         jobs = store.jobs
-        due = conn.execute(select(jobs).where(jobs.c.paused.is_(False), jobs.c.next_run_at <= now)
+        horizon = now + self.lookahead
+        due = conn.execute(select(jobs).where(jobs.c.paused.is_(False), jobs.c.next_run_at <= horizon)
                            .order_by(jobs.c.next_run_at).limit(self.batch)).mappings().all()
         if not due:
             return []
@@ -196,9 +217,13 @@ class Scheduler:
             for job in due:
                 schedule = self._schedule(job)
                 tolerance = schedule.tolerance
-                occurrences, nxt = self._occurrences(schedule, job["next_run_at"], now, tolerance)
+                occurrences, nxt = self._occurrences(schedule, job["next_run_at"], now, horizon, tolerance)
                 for when in occurrences:
-                    status, error = self._decide(job["id"], job["overlap"], when + tolerance < now, now - when, tolerance)
+                    if when > now:   # claimed ahead: started by _dispatch when it falls due
+                        status, error = SUBMITTED, None
+                    else:
+                        status, error = self._decide(job["id"], job["overlap"], when + tolerance < now,
+                                                     now - when, tolerance)
                     rows.append({"id": str(uuid.uuid4()), "job_id": job["id"], "account_id": job["account_id"],
                                  "scheduled_for": when, "deadline": when + tolerance, "action": job["action"],
                                  "overlap": job["overlap"], "status": status, "submitted_at": now,
@@ -221,6 +246,8 @@ class Scheduler:
                         events.append({"run_id": row["id"], "status": row["status"], "at": now, "message": row["error"]})
                     if row["status"] == RUNNING:
                         start.append(row)
+                    elif row["scheduled_for"] > now:
+                        heapq.heappush(self._pending, (row["scheduled_for"], row["id"], row))
                 elif row["status"] == RUNNING:
                     self._release(row["job_id"])  # another scheduler claimed this occurrence
             if events:
@@ -259,14 +286,14 @@ class Scheduler:
             found.update(conn.execute(query).scalars())
         return found
 
-    def _occurrences(self, schedule, first, now, tolerance):
-        """Occurrences from ``first`` up to ``now`` and the one after them (None: no more)."""
+    def _occurrences(self, schedule, first, now, horizon, tolerance):
+        """Occurrences from ``first`` up to ``horizon`` and the one after them (None: no more)."""
         found, when = [], first
-        while when is not None and when <= now:
+        while when is not None and when <= horizon:
             if len(found) >= self.max_missed:
                 # Down or paused for long: record what we kept, skip to what can still start.
                 when = _next(schedule, now - tolerance)
-                while when is not None and when <= now:
+                while when is not None and when <= horizon:
                     found.append(when)
                     when = _next(schedule, when)
                 break
@@ -282,11 +309,17 @@ class Scheduler:
         executed only by the scheduler whose UPDATE moved it out of Submitted (recognised by
         this tick's own timestamp). Returns the runs to execute once the tick has committed."""
         runs = store.runs
-        submitted = conn.execute(select(runs).where(runs.c.status == SUBMITTED)
+        due = []
+        while self._pending and self._pending[0][0] <= now:
+            due.append(heapq.heappop(self._pending)[2])
+        ahead = {entry[1] for entry in self._pending}
+        submitted = conn.execute(select(runs).where(runs.c.status == SUBMITTED, runs.c.scheduled_for <= now)
                                  .order_by(runs.c.scheduled_for).limit(self.batch)).mappings().all()
+        seen = {run["id"] for run in due}
+        due += [run for run in submitted if run["id"] not in seen and run["id"] not in ahead]
         decisions = []
         with self._lock:
-            for run in submitted:
+            for run in due:
                 if run["id"] in self._queued:
                     continue
                 status, message = self._decide(run["job_id"], run["overlap"], now > run["deadline"],
