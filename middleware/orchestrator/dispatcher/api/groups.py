@@ -18,7 +18,10 @@ def jobs():
 def list_groups(query):
     """The caller's groups with how many jobs each holds.
 
+    :query limit: items per page
+    :query offset: items to skip
     :>json array items: ``group`` and ``jobs``
+    :>json int total: how many groups in all
     :statuscode 200: the groups
     """
     return page(jobs().groups(g.caller), query)
@@ -38,7 +41,7 @@ def replace_group(group, body):
     :>json string group: the group's name after the call
     :>json array jobs: its jobs
     :statuscode 200: replaced
-    :statuscode 403: the plan's quota would be exceeded
+    :statuscode 403: the plan's quota would be exceeded, or an action names a refused cloud
     :statuscode 422: a job is invalid; ``details`` names it (``jobs.<i>.<field>``)
     """
     specs = [job_spec(job, prefix=f"jobs.{i}") for i, job in enumerate(body["jobs"])]

@@ -122,7 +122,10 @@ def change_job(job_id, body):
     :<json string name: a new name
     :<json string group: a new group (null: none)
     :<json string overlap: ``skip``, ``wait`` or ``allow``
+    :>json string id: the job's id
+    :>json string next_run_at: when it fires next, after the change
     :statuscode 200: the job as changed
+    :statuscode 403: the new action names a cloud the caller may not use
     :statuscode 404: no such job
     :statuscode 422: a field is invalid
     """

@@ -63,7 +63,10 @@ def create_nodes(cloud, body):
     :<json number timeout: seconds to wait (default 600)
     :>json array nodes: the nodes created
     :statuscode 201: created
+    :statuscode 403: the caller may not use this cloud
+    :statuscode 404: no such cloud
     :statuscode 422: a field is invalid, or the image, size or location is unknown
+    :statuscode 501: the driver cannot create nodes
     :statuscode 502: the cloud failed; ``details`` lists the nodes created and those that failed
     :statuscode 504: the cloud, or the nodes, were not ready in time
     """
@@ -104,6 +107,7 @@ def destroy_node(cloud, node_id):
     :param node_id: the node's id
     :statuscode 204: destroyed
     :statuscode 404: no such cloud or node
+    :statuscode 501: the driver cannot destroy nodes
     :statuscode 502: the cloud failed or refused
     :statuscode 504: the cloud did not answer in time
     """
@@ -120,6 +124,8 @@ def reboot_node(cloud, node_id):
 
     :param cloud: the cloud's name
     :param node_id: the node's id
+    :>json string id: the node's id
+    :>json string state: its state once the cloud accepted the reboot (e.g. ``rebooting``)
     :statuscode 202: the reboot was accepted
     :statuscode 404: no such cloud or node
     :statuscode 501: the driver cannot reboot nodes

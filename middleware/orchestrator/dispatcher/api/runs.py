@@ -35,8 +35,8 @@ def last_event(run_id):
        {"state": {"status": "Completed", "uuid": "ebbff967-...", "completion_date": "1415988131640"}}
 
     :param run_id: the run's id
-    :>json object state: ``status``, ``uuid`` and, once finished, ``completion_date``
-        (milliseconds since the epoch, as a string)
+    :>json object state: ``status``, ``uuid`` and, once Completed or Failed, ``completion_date``
+        (milliseconds since the epoch, as a string); a Missed run has none
     :statuscode 200: the state
     :statuscode 404: no such run
     """
