@@ -34,7 +34,7 @@ docs: $(VENV)/.test
 	cd $(ORCH) && PATH=$(VENV)/bin:$$PATH ./make_mw_docs.sh
 
 bench: $(VENV)/.test
-	cd $(ORCH) && $(VENV)/bin/python bench/api_throughput.py
+	cd $(ORCH) && $(VENV)/bin/python bench/api_throughput.py && $(VENV)/bin/python bench/scheduler.py
 
 clean:
 	rm -rf $(VENV) $(MIMIC_VENV)
