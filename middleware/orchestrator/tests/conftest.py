@@ -102,6 +102,16 @@ def make_app(tmp_path):
             scheduler.stop(wait=False)
 
 
+@pytest.fixture(scope="module")
+def mimic():
+    """mimic (OpenStack and Rackspace APIs) on 127.0.0.1, one per test module."""
+    from fakes.mimic import start_mimic
+
+    server = start_mimic()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def app(make_app):
     return make_app()

@@ -10,7 +10,7 @@ import time
 from libcloud.http import DEFAULT_REQUEST_TIMEOUT
 import pytest
 
-from fakes.mimic import SIZE_ID, openstack_settings, rackspace_settings, start_mimic
+from fakes.mimic import SIZE_ID, openstack_settings, rackspace_settings
 from fakes.mimic_behaviors import creation_behavior
 from fakes.tcp import SilentServer, closed_port
 
@@ -49,13 +49,6 @@ def first_image(client, admin):
     listed = client.get(f"{CLOUD}/images", headers=admin)
     assert listed.status_code == 200, listed.get_json()
     return listed.get_json()["items"][0]["id"]
-
-
-@pytest.fixture(scope="module")
-def mimic():
-    server = start_mimic()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

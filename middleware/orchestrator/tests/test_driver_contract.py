@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from fakes.mimic import SIZE_ID as MIMIC_SIZE, openstack_settings, rackspace_settings, start_mimic
+from fakes.mimic import SIZE_ID as MIMIC_SIZE, openstack_settings, rackspace_settings
 from fakes.moto_ec2 import running_moto_ec2
 from fakes.tcp import SilentServer
 
@@ -48,13 +48,6 @@ class Peer:
     local: bool = False             # nodes have 127.0.0.1 as address (the ping reaches us)
     has_locations: bool = True
     keeps_terminated: bool = False  # destroyed nodes stay visible as 'terminated'
-
-
-@pytest.fixture(scope="module")
-def mimic():
-    server = start_mimic()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

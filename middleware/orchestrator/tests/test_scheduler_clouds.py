@@ -4,15 +4,8 @@ import uuid
 
 import pytest
 
-from fakes.mimic import SIZE_ID, openstack_settings, start_mimic
+from fakes.mimic import SIZE_ID, openstack_settings
 from test_scheduler import wait_for
-
-
-@pytest.fixture(scope="module")
-def mimic():
-    server = start_mimic()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["openstack", "dummy"])

@@ -2,7 +2,7 @@
 :mod:`dispatcher.lib.timespec` and :mod:`dispatcher.lib.actions`)."""
 from marshmallow import Schema, fields, validate
 
-from dispatcher.api.schemas import PageQuery
+from dispatcher.api.schemas import PageQuery, page_of
 
 GROUP_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$", error="letters, digits and ._:- (1-200)")
 OVERLAP = validate.OneOf(["skip", "wait", "allow"])
@@ -42,11 +42,7 @@ class Job(Schema):
     updated_at = fields.String(required=True)
 
 
-class JobList(Schema):
-    items = fields.List(fields.Nested(Job), required=True)
-    total = fields.Integer(required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+JobList = page_of(Job, "JobList")
 
 
 class JobQuery(PageQuery):
@@ -75,11 +71,7 @@ class RunWithEvents(Run):
     events = fields.List(fields.Nested(RunEvent), required=True)
 
 
-class RunList(Schema):
-    items = fields.List(fields.Nested(Run), required=True)
-    total = fields.Integer(required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+RunList = page_of(Run, "RunList")
 
 
 class RunStarted(Schema):
@@ -106,11 +98,7 @@ class GroupSummary(Schema):
     jobs = fields.Integer(required=True)
 
 
-class GroupList(Schema):
-    items = fields.List(fields.Nested(GroupSummary), required=True)
-    total = fields.Integer(required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+GroupList = page_of(GroupSummary, "GroupList")
 
 
 class GroupJobs(Schema):
