@@ -9,6 +9,7 @@ from flask import Flask, request
 from flask_limiter import Limiter
 
 from dispatcher.api import accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes, runs
+from dispatcher.api.jsonio import OrjsonProvider
 from dispatcher.config import load_config
 from dispatcher.lib import ratelimit, store
 from dispatcher.lib.accounts import Accounts, check_plans
@@ -44,12 +45,11 @@ def create_app(settings=None):
 
     app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
     app.config.update(config)
-    app.json.sort_keys = False
-    app.json.compact = True
+    app.json = OrjsonProvider(app)
 
     engine = store.make_engine(config.get("DATABASE_URL") or store.default_url(app.instance_path))
     store.create_schema(engine)
-    accounts = Accounts(engine, config["PLANS"], config["ADMIN_PLAN"])
+    accounts = Accounts(engine, config["PLANS"], config["ADMIN_PLAN"], config["AUTH_CACHE_SECONDS"])
     secrets.add(config.get("ORCHESTRATOR_ADMIN_KEY"))
     generated = accounts.bootstrap_admin(config.get("ORCHESTRATOR_ADMIN_KEY"))
     if generated:

@@ -57,6 +57,10 @@ PLANS = {
 # The administrator's plan.
 ADMIN_PLAN = "unlimited"
 
+# Seconds a process trusts a key it has checked before asking the store again: a key revoked
+# through one worker is refused by the others within this time (by that worker at once).
+AUTH_CACHE_SECONDS = 2.0
+
 # Requests one API key (or one address, without a key) may make; "" turns limiting off.
 RATE_LIMIT = "1200 per minute"
 # Where the counts live: orchestrator+sql:// is the store itself, shared by every worker and

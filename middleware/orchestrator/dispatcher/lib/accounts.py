@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import re
 import secrets as random
+import time
 import uuid
 
 from sqlalchemy import func, insert, select, update
@@ -54,11 +55,16 @@ def check_plans(plans):
 class Accounts:
     """Account and key operations over the store."""
 
-    def __init__(self, engine, plans, admin_plan):
+    def __init__(self, engine, plans, admin_plan, cache_seconds=2.0):
         self.engine = engine
         self.plans = plans
         self.admin_plan = admin_plan
         self._secret = None
+        # digest -> (Caller, valid until): a key is looked up in the store at most once per
+        # ``cache_seconds`` in each process; revoking it here drops it at once, elsewhere
+        # within that time.
+        self.cache_seconds = cache_seconds
+        self._callers = {}
 
     # -- the server secret ------------------------------------------------------------
     def _server_secret(self):
@@ -138,6 +144,7 @@ class Accounts:
                                 .where(store.api_keys.c.id == key_id)).scalar()
 
     def revoke_key(self, key_id):
+        self._callers = {d: c for d, c in self._callers.items() if c[0].key_id != key_id}
         with self.engine.begin() as conn:
             conn.execute(update(store.api_keys).where(store.api_keys.c.id == key_id,
                                                       store.api_keys.c.revoked_at.is_(None))
@@ -152,6 +159,9 @@ class Accounts:
         if scheme.lower() != "bearer" or not _TOKEN.match(token):
             raise Unauthorized("malformed Authorization header: expected 'Bearer <key>'")
         digest = self.digest(token)
+        cached = self._callers.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         keys, accounts = store.api_keys, store.accounts
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -165,7 +175,11 @@ class Accounts:
             raise Unauthorized("unknown API key")
         if row["revoked_at"] is not None:
             raise Unauthorized("this API key has been revoked")
-        return Caller(row["account_id"], row["name"], row["plan"], bool(row["is_admin"]), row["id"])
+        caller = Caller(row["account_id"], row["name"], row["plan"], bool(row["is_admin"]), row["id"])
+        if len(self._callers) > 10_000:  # bound the memory many distinct keys could take
+            self._callers = {}
+        self._callers[digest] = (caller, time.monotonic() + self.cache_seconds)
+        return caller
 
     # -- quotas -----------------------------------------------------------------------
     def job_limit(self, plan):

@@ -91,6 +91,7 @@ class Cloud:
         self._one = None
         self._lock = threading.Lock()
         self._catalog = {}  # "images"/"sizes" -> (fetched at, {id: libcloud object})
+        self._memo = {}     # id(libcloud node) -> (that node, its state, our Node)
 
     # -- connections ------------------------------------------------------------------
     def _connect(self):
@@ -186,7 +187,18 @@ class Cloud:
             return driver.list_nodes()
 
     def nodes(self):
-        return [Node.from_libcloud(n) for n in self._raw_nodes()]
+        # In-process drivers hand back the same libcloud objects every time: their converted
+        # values are reused while the object and its state are unchanged.
+        memo, fresh = self._memo, {}
+        values = []
+        for raw in self._raw_nodes():
+            entry = memo.get(id(raw))
+            if entry is None or entry[0] is not raw or entry[1] is not raw.state:
+                entry = (raw, raw.state, Node.from_libcloud(raw))
+            fresh[id(raw)] = entry
+            values.append(entry[2])
+        self._memo = fresh
+        return values
 
     def _raw_node(self, node_id):
         with self.call("get_node") as driver:

@@ -35,7 +35,7 @@ class DummyNodeDriver(LibcloudDummy):
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._nodes = {}        # id -> Node, in creation order
-        self._ready_at = {}     # id -> monotonic time at which the node is running again
+        self._ready_at = {}     # id -> monotonic time at which a pending or rebooting node runs
         self.nl = []            # libcloud's attribute; kept empty so nothing reads stale state
         for n in range(int(nodes)):
             self._add(f"dummy-{n + 1}", None, None, ready_at=0.0)
@@ -52,21 +52,26 @@ class DummyNodeDriver(LibcloudDummy):
                         public_ips=["127.0.0.1"], private_ips=[f"10.0.{number // 256 % 256}.{number % 256}"],
                         driver=self, size=size, image=image, extra={"owner": "dummy"})
             self._nodes[node_id] = node
-            self._ready_at[node_id] = ready_at
-            self._refresh(node_id, time.monotonic())
+            if ready_at > time.monotonic():
+                node.state = NodeState.PENDING
+                self._ready_at[node_id] = ready_at
             return node
 
     def _refresh(self, node_id, now):
         node = self._nodes[node_id]
-        if node.state in (NodeState.PENDING, NodeState.REBOOTING) and now >= self._ready_at[node_id]:
+        ready = self._ready_at.get(node_id)
+        if ready is not None and now >= ready:
             node.state = NodeState.RUNNING
+            del self._ready_at[node_id]
         return node
 
     def list_nodes(self):
         self._pause()
         now = time.monotonic()
         with self._lock:
-            return [self._refresh(node_id, now) for node_id in list(self._nodes)]
+            for node_id in [i for i, ready in self._ready_at.items() if now >= ready]:
+                self._refresh(node_id, now)
+            return list(self._nodes.values())
 
     def ex_get_node(self, node_id):
         """The node with this id, or None."""
@@ -80,11 +85,7 @@ class DummyNodeDriver(LibcloudDummy):
         self._pause()
         size = size if isinstance(size, NodeSize) else None
         image = image if isinstance(image, NodeImage) else None
-        node = self._add(name, size, image, ready_at=time.monotonic() + self.boot_seconds)
-        if self.boot_seconds:
-            with self._lock:
-                node.state = NodeState.PENDING
-        return node
+        return self._add(name, size, image, ready_at=time.monotonic() + self.boot_seconds)
 
     def reboot_node(self, node):
         self._pause()
