@@ -73,7 +73,7 @@ def create_app(settings=None):
     limiter = Limiter(_rate_key, app=app, storage_uri=storage_uri,
                       storage_options={"engine": engine} if storage_uri.startswith(ratelimit.SCHEME) else {},
                       default_limits=[config["RATE_LIMIT"]] if config["RATE_LIMIT"] else [],
-                      headers_enabled=True, strategy="fixed-window")
+                      headers_enabled=True, strategy="fixed-window", enabled=bool(config["RATE_LIMIT"]))
     app.extensions["orchestrator.limiter"] = limiter
     app.before_request(auth.resolve_caller)
     for bp in BLUEPRINTS:

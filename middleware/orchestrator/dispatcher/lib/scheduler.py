@@ -109,15 +109,20 @@ class Scheduler:
 
     def _loop(self):
         while not self._stop.is_set():
-            delay = self.poll
+            # A standby scheduler only asks for the lease now and then: a write every tick
+            # from every worker would cost the store more than the jobs do.
+            delay = self.lease_seconds / 4
             try:
                 if self._hold_lease():
                     delay = self.tick()
             except Exception:  # the loop must outlive a failing tick (e.g. the store restarting)
                 log.exception("scheduler tick failed")
                 delay = 1.0
-            self._wake.wait(delay)
-            self._wake.clear()
+            if self._leader:
+                self._wake.wait(delay)
+                self._wake.clear()
+            else:
+                self._stop.wait(delay)
 
     # -- the lease --------------------------------------------------------------------
     def _hold_lease(self):
