@@ -73,8 +73,8 @@ SCHEDULER_ENABLED = True
 SCHEDULER_POLL_INTERVAL = 0.05
 # Seconds a scheduler's lease lasts without renewal; a dead scheduler is replaced after this.
 SCHEDULER_LEASE_SECONDS = 5
-# Runs executed at once by this process's pool.
-SCHEDULER_WORKERS = 16
+# Runs executed at once by the active scheduler (threads: actions mostly wait on the network).
+SCHEDULER_WORKERS = 64
 # Due jobs claimed per transaction: smaller batches commit (and start running) sooner.
 SCHEDULER_BATCH = 500
 # Seconds ahead occurrences are claimed, so that only their start is left to do when they fall

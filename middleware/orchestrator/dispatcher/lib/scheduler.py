@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatcher.errors import DispatcherError
 from dispatcher.lib import store
-from dispatcher.lib.actions import ActionFailed, RunContext, get_action
+from dispatcher.lib.actions import ActionFailed, get_action
 from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, RUNNING, SUBMITTED
 from dispatcher.lib.recorder import RunRecorder
 from dispatcher.lib.timespec import schedule_from_stored
