@@ -61,6 +61,11 @@ ADMIN_PLAN = "unlimited"
 # through one worker is refused by the others within this time (by that worker at once).
 AUTH_CACHE_SECONDS = 2.0
 
+# Seconds a process reuses a cloud's node list, and its encoded pages, for list requests (0:
+# ask the cloud every time). Its own creates, reboots and destroys drop it at once; those of
+# other processes show within this time.
+NODE_LIST_SECONDS = 1.0
+
 # Requests one API key (or one address, without a key) may make; "" turns limiting off.
 RATE_LIMIT = "1200 per minute"
 # Where the counts live: orchestrator+sql:// is the store itself, shared by every worker and

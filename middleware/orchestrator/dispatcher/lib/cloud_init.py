@@ -75,5 +75,6 @@ def prepare_cloud_environment(settings):
         secrets.add(*(v for k, v in (entry.get("EXTRA_PARAMS") or {}).items()
                       if isinstance(v, str) and _SECRET_PARAM.search(k)))
         clouds[name] = Cloud(name, entry, driver_class, settings.get("CLOUD_TIMEOUT", 30), default=name == "default",
-                             pool_size=settings.get("CLOUD_CONNECTIONS", 8))
+                             pool_size=settings.get("CLOUD_CONNECTIONS", 8),
+                             list_seconds=settings.get("NODE_LIST_SECONDS", 0.0))
     return CloudFarm(clouds)

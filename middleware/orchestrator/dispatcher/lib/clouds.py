@@ -76,7 +76,7 @@ def _reason(exc):
 class Cloud:
     """One entry of ``CLOUD_FARM``, connected on first use and kept connected."""
 
-    def __init__(self, name, creds, driver_class, timeout, default=False, pool_size=8):
+    def __init__(self, name, creds, driver_class, timeout, default=False, pool_size=8, list_seconds=0.0):
         self.name = name
         self.engine = str(creds["ENGINE"])
         self.allow = tuple(creds.get("ALLOW") or ())
@@ -92,6 +92,9 @@ class Cloud:
         self._lock = threading.Lock()
         self._catalog = {}  # "images"/"sizes" -> (fetched at, {id: libcloud object})
         self._memo = {}     # id(libcloud node) -> (that node, its state, our Node)
+        self.list_seconds = float(list_seconds)
+        self._listed = None  # (monotonic time fetched, tuple of Node) for list requests
+        self._pages = (None, {})  # (the tuple they were made from, {(limit, offset): JSON bytes})
 
     # -- connections ------------------------------------------------------------------
     def _connect(self):
@@ -200,6 +203,31 @@ class Cloud:
         self._memo = fresh
         return values
 
+    def listed_nodes(self):
+        """The nodes as list requests see them: one tuple reused for ``list_seconds``."""
+        listed = self._listed
+        if listed is not None and time.monotonic() - listed[0] < self.list_seconds:
+            return listed[1]
+        fetched = time.monotonic()
+        nodes = tuple(self.nodes())
+        if self.list_seconds > 0:
+            self._listed = (fetched, nodes)
+        return nodes
+
+    def encoded_page(self, listed, key, encode):
+        """The encoded answer for one page of ``listed`` (from :meth:`listed_nodes`), made once
+        per list and page: ``encode()`` builds it."""
+        pages = self._pages
+        if pages[0] is not listed or len(pages[1]) > 32:  # a new list, or many page shapes
+            pages = self._pages = (listed, {})
+        body = pages[1].get(key)
+        if body is None:
+            body = pages[1][key] = encode()
+        return body
+
+    def _nodes_changed(self):
+        self._listed = None
+
     def _raw_node(self, node_id):
         with self.call("get_node") as driver:
             if hasattr(driver, "ex_get_node"):
@@ -241,6 +269,7 @@ class Cloud:
                     created.append(future.result())
                 except DispatcherError as exc:
                     failures.append({"name": node_name, "error": exc.to_dict()["error"]})
+        self._nodes_changed()
         return created, failures
 
     def wait_running(self, node_ids, timeout, poll=0.5):
@@ -268,15 +297,21 @@ class Cloud:
 
     def reboot(self, node_id):
         node = self._raw_node(node_id)
-        with self.call("reboot_node") as driver:
-            if not driver.reboot_node(node):
-                raise CloudError(f"cloud {self.name!r} refused to reboot node {node_id!r}")
+        try:
+            with self.call("reboot_node") as driver:
+                if not driver.reboot_node(node):
+                    raise CloudError(f"cloud {self.name!r} refused to reboot node {node_id!r}")
+        finally:
+            self._nodes_changed()  # after the call, so that a list racing it cannot keep the old state
 
     def destroy(self, node_id):
         node = self._raw_node(node_id)
-        with self.call("destroy_node") as driver:
-            if not driver.destroy_node(node):
-                raise CloudError(f"cloud {self.name!r} refused to destroy node {node_id!r}")
+        try:
+            with self.call("destroy_node") as driver:
+                if not driver.destroy_node(node):
+                    raise CloudError(f"cloud {self.name!r} refused to destroy node {node_id!r}")
+        finally:
+            self._nodes_changed()
 
     def ping(self, node_id, port=22, timeout=2.0):
         """Cloud state of the node plus a TCP probe of ``port`` on its first address."""
