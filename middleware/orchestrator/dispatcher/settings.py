@@ -84,7 +84,7 @@ SCHEDULER_WORKERS = 64
 SCHEDULER_BATCH = 500
 # Seconds ahead occurrences are claimed, so that only their start is left to do when they fall
 # due; a job paused or changed within this window before a run still makes that run.
-SCHEDULER_LOOKAHEAD = 1.0
+SCHEDULER_LOOKAHEAD = 0.5
 # Missed occurrences recorded one by one for a job after downtime, before skipping ahead.
 SCHEDULER_MAX_MISSED_RECORDED = 100
 # Days finished runs are kept.

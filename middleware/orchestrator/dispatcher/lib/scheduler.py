@@ -5,7 +5,7 @@ is active, the others stand by and take over when the lease lapses. The active o
 tick (``SCHEDULER_POLL_INTERVAL``, 50 ms by default, so a job written by any worker is seen
 within that):
 
-1. claims the occurrences falling due within ``SCHEDULER_LOOKAHEAD`` (1 s): a run row per
+1. claims the occurrences falling due within ``SCHEDULER_LOOKAHEAD`` (0.5 s): a run row per
    (job, scheduled time), inserted with ON CONFLICT DO NOTHING on that unique pair, so even
    two schedulers that both believe they are active cannot run one occurrence twice; the
    job's next fire time is moved on in the same transaction (a one-off job leaves the
@@ -34,7 +34,8 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatcher.errors import DispatcherError
 from dispatcher.lib import store
-from dispatcher.lib.actions import ActionFailed, get_action
+from dispatcher.lib.actions import ActionFailed, get_action, known_aliases
+from dispatcher.lib.actions.method import plugin_methods
 from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, RUNNING, SUBMITTED
 from dispatcher.lib.recorder import RunRecorder
 from dispatcher.lib.timespec import schedule_from_stored
@@ -54,7 +55,8 @@ class Scheduler:
         self.poll = float(settings.get("SCHEDULER_POLL_INTERVAL", 0.05))
         self.lease_seconds = float(settings.get("SCHEDULER_LEASE_SECONDS", 5))
         self.batch = int(settings.get("SCHEDULER_BATCH", 500))
-        self.lookahead = float(settings.get("SCHEDULER_LOOKAHEAD", 1.0))
+        self.workers = int(settings.get("SCHEDULER_WORKERS", 64))
+        self.lookahead = float(settings.get("SCHEDULER_LOOKAHEAD", 0.5))
         self.max_missed = int(settings.get("SCHEDULER_MAX_MISSED_RECORDED", 100))
         self.retention = float(settings.get("RUN_RETENTION_DAYS", 30)) * 86400
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -84,6 +86,7 @@ class Scheduler:
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self):
+        self._warm_up()
         self._thread = threading.Thread(target=self._loop, name="orchestrator-scheduler", daemon=True)
         self._thread.start()
 
@@ -98,6 +101,15 @@ class Scheduler:
             if self._leader:
                 conn.execute(delete(store.leases).where(store.leases.c.name == LEASE,
                                                         store.leases.c.holder == self.holder))
+
+    def _warm_up(self):
+        """Pay the one-time costs before the first run is due, not during it: importing the
+        actions, reading the plugin entry points, starting the pool's threads."""
+        for alias in known_aliases():
+            get_action(alias)
+        plugin_methods()
+        for _ in range(self.workers):
+            self.executor.submit(time.sleep, 0)
 
     def wake(self):
         """Look at the store now rather than at the next tick (a job changed in this process)."""
