@@ -213,6 +213,8 @@ class Scheduler:
 
     def _schedule(self, job):
         cached = self._schedules.get(job["id"])
+        if cached is None and len(self._schedules) > 100_000:
+            self._schedules.clear()  # deleted jobs leave entries behind: start the cache afresh
         if cached is None or cached[0] != job["schedule"]:
             cached = self._schedules[job["id"]] = (job["schedule"], schedule_from_stored(json.loads(job["schedule"])))
         return cached[1]
