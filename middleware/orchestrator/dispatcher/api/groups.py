@@ -1,16 +1,12 @@
 """Groups of jobs: replace a whole group atomically, or remove it."""
-from flask import Blueprint, current_app, g
+from flask import Blueprint, g
 
 from dispatcher.api import job_schemas as schemas
 from dispatcher.api.contract import operation, page
-from dispatcher.api.jobs import check_quota, job_spec
+from dispatcher.api.jobs import check_quota, job_spec, jobs
 from dispatcher.api.schemas import PageQuery
 
 bp = Blueprint("groups", __name__, url_prefix="/api/v1/groups")
-
-
-def jobs():
-    return current_app.extensions["orchestrator.jobs"]
 
 
 @bp.get("")
