@@ -64,16 +64,6 @@ class Conflict(DispatcherError):
     code = "conflict"
 
 
-class PayloadTooLarge(DispatcherError):
-    status = 413
-    code = "payload_too_large"
-
-
-class RateLimited(DispatcherError):
-    status = 429
-    code = "rate_limited"
-
-
 class NotSupported(DispatcherError, NotImplementedError):
     """The cloud's driver cannot do this operation."""
 

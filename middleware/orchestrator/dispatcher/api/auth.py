@@ -13,10 +13,6 @@ def resolve_caller():
         g.caller = current_app.extensions["orchestrator.accounts"].authenticate(request.headers.get("Authorization"))
 
 
-def caller():
-    return g.caller
-
-
 def require_admin():
     if not g.caller.is_admin:
         raise Forbidden("only the administrator may do this")

@@ -31,7 +31,7 @@ OPERATIONS = {
     "destroy_node": "destroy_node", "list_images": "list_images", "list_sizes": "list_sizes",
     "list_locations": "list_locations",
 }
-CATALOG_TTL = 300.0     # seconds images and sizes are reused to check a create request
+CATALOG_TTL = 300.0     # seconds images, sizes and locations are reused to check a create request
 PARALLEL_CREATES = 8    # nodes created at once by one request
 
 
@@ -90,7 +90,7 @@ class Cloud:
         self._opened = 0
         self._one = None
         self._lock = threading.Lock()
-        self._catalog = {}  # "images"/"sizes" -> (fetched at, {id: libcloud object})
+        self._catalog = {}  # "images"/"sizes"/"locations" -> (fetched at, {id: libcloud object})
         self._memo = {}     # id(libcloud node) -> (that node, its state, our Node)
         self.list_seconds = float(list_seconds)
         self._listed = None  # (monotonic time fetched, tuple of Node) for list requests
@@ -245,13 +245,7 @@ class Cloud:
         """Create ``count`` nodes in parallel; returns (nodes, failures) so nothing is lost."""
         image_obj = self._lookup("images", image, "image")
         size_obj = self._lookup("sizes", size, "size")
-        location_obj = None
-        if location is not None:
-            with self.call("list_locations") as driver:
-                location_obj = next((x for x in driver.list_locations() if str(x.id) == location), None)
-            if location_obj is None:
-                raise ValidationFailed(f"cloud {self.name!r} has no location {location!r}",
-                                       {"location": [f"unknown location {location!r}"]})
+        location_obj = None if location is None else self._lookup("locations", location, "location")
         names = node_names(name, count)
 
         def create(node_name):

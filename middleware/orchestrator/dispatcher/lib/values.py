@@ -9,8 +9,7 @@ _PLAIN = (str, int, float, bool, type(None))
 
 def clean_extra(extra):
     """Provider data reduced to JSON-plain values, with secret-looking keys removed."""
-    return {key: _plain(value) for key, value in (extra or {}).items()
-            if not _SECRET_KEY.search(str(key))}
+    return _plain(extra or {})
 
 
 def _plain(value, depth=0):
