@@ -41,13 +41,13 @@ def create_app(settings=None):
     config = load_config(settings)
     check_plans(config["PLANS"])
     NetworkPolicy.from_settings(config)  # a bad URL_*_NETWORKS stops the start, not each run
-    farm = prepare_cloud_environment(config)
 
     app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
     app.config.update(config)
     app.json = OrjsonProvider(app)
 
     engine = store.make_engine(config.get("DATABASE_URL") or store.default_url(app.instance_path))
+    farm = prepare_cloud_environment(config, engine)
     store.create_schema(engine)
     accounts = Accounts(engine, config["PLANS"], config["ADMIN_PLAN"], config["AUTH_CACHE_SECONDS"])
     secrets.add(config.get("ORCHESTRATOR_ADMIN_KEY"))

@@ -71,6 +71,13 @@ class NotSupported(DispatcherError, NotImplementedError):
     code = "not_supported"
 
 
+class StoreUnavailable(DispatcherError):
+    """The store failed to record what was done; ``details`` says what was done and undone."""
+
+    status = 503
+    code = "store_unavailable"
+
+
 class CloudError(DispatcherError):
     """The cloud answered with an error, refused our credentials, or could not be reached."""
 

@@ -56,10 +56,11 @@ class Service:
                 time.sleep(0.1)
         raise RuntimeError(f"the service did not answer: {self.log.read_text()[-2000:]}")
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, key=None):
+        """(status, parsed JSON body) of one API call, with the administrator's key or ``key``."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Authorization": f"Bearer {self.admin_key}",
+                                     headers={"Authorization": f"Bearer {key or self.admin_key}",
                                               "Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=10) as response:

@@ -75,12 +75,14 @@ def create_nodes(cloud, body):
     :statuscode 422: a field is invalid, or the image, size or location is unknown
     :statuscode 501: the driver cannot create nodes
     :statuscode 502: the cloud failed; ``details`` lists the nodes created and those that failed
+    :statuscode 503: the store could not record the new nodes' owner; they were destroyed again
+        (``details`` lists any the cloud refused to destroy)
     :statuscode 504: the cloud, or the nodes, were not ready in time
     """
     found = usable_cloud(cloud)
     created, failures = found.create_nodes(body["name"], body["image"], body["size"], body["location"],
                                            body["count"])
-    current_app.extensions["orchestrator.owners"].record(found.name, [n.id for n in created], g.caller.account_id)
+    current_app.extensions["orchestrator.owners"].record_created(found, created, g.caller.account_id)
     if failures:
         raise CloudError(f"{len(failures)} of {body['count']} nodes could not be created on cloud {found.name!r}",
                          {"created": [n.to_dict() for n in created], "failed": failures})

@@ -61,8 +61,10 @@ def check_entry(name, entry):
     return driver_class
 
 
-def prepare_cloud_environment(settings):
-    """Validate ``settings['CLOUD_FARM']`` and return the :class:`CloudFarm`; connects nothing."""
+def prepare_cloud_environment(settings, engine=None):
+    """Validate ``settings['CLOUD_FARM']`` and return the :class:`CloudFarm`; connects nothing.
+
+    ``engine`` is the store, for drivers that keep their state there (the Dummy cloud)."""
     farm = settings.get("CLOUD_FARM")
     if not isinstance(farm, dict) or not farm:
         raise SettingsError("CLOUD_FARM must be a non-empty dict of clouds")
@@ -76,5 +78,5 @@ def prepare_cloud_environment(settings):
                       if isinstance(v, str) and _SECRET_PARAM.search(k)))
         clouds[name] = Cloud(name, entry, driver_class, settings.get("CLOUD_TIMEOUT", 30), default=name == "default",
                              pool_size=settings.get("CLOUD_CONNECTIONS", 8),
-                             list_seconds=settings.get("NODE_LIST_SECONDS", 0.0))
+                             list_seconds=settings.get("NODE_LIST_SECONDS", 0.0), engine=engine)
     return CloudFarm(clouds)

@@ -76,7 +76,8 @@ def _reason(exc):
 class Cloud:
     """One entry of ``CLOUD_FARM``, connected on first use and kept connected."""
 
-    def __init__(self, name, creds, driver_class, timeout, default=False, pool_size=8, list_seconds=0.0):
+    def __init__(self, name, creds, driver_class, timeout, default=False, pool_size=8, list_seconds=0.0,
+                 engine=None):
         self.name = name
         self.engine = str(creds["ENGINE"])
         self.allow = tuple(creds.get("ALLOW") or ())
@@ -84,6 +85,8 @@ class Cloud:
         self.default = default
         self.driver_class = driver_class
         self._factory = driver_class(creds)
+        if engine is not None:
+            self._factory.attach_store(engine, name)
         self._shared = bool(getattr(driver_class, "shared", False))
         self.pool_size = int(pool_size)
         self._pool = queue.LifoQueue()

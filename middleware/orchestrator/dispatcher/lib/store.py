@@ -4,6 +4,7 @@ import time
 
 from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
                         Table, Text, UniqueConstraint, create_engine, event)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 metadata = MetaData()
@@ -91,12 +92,38 @@ leases = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+# The Dummy cloud's state: every worker and host sharing the store sees one Dummy cloud.
+dummy_nodes = Table(
+    "dummy_nodes", metadata,
+    # AUTOINCREMENT (SQLite) and sequences (PostgreSQL) never hand an id out twice.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cloud", String(64), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("state", String(16), nullable=False),       # running, or pending/rebooting until ready_at
+    Column("ready_at", Float, nullable=True),
+    Column("size", String(64), nullable=True),
+    Column("image", String(64), nullable=True),
+    Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+dummy_clouds = Table(
+    "dummy_clouds", metadata,
+    Column("cloud", String(64), primary_key=True),     # present once its initial nodes were made
+    Column("created_at", Float, nullable=False),
+)
+
 rate_limits = Table(
     "rate_limits", metadata,
     Column("key", String(128), primary_key=True),
     Column("count", Integer, nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+
+def insert_for(engine):
+    """The dialect's INSERT, which has ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
 
 def now():

@@ -50,7 +50,10 @@ class ProvisionAction(Action):
             created, failures = cloud.create_nodes(p["name"], p["image"], p["size"], p.get("location"), p["count"])
         except DispatcherError as exc:
             raise ActionFailed(exc.message, {**result, "error": exc.to_dict()["error"]}) from None
-        context.owners.record(cloud.name, [n.id for n in created], context.account_id)
+        try:
+            context.owners.record_created(cloud, created, context.account_id)
+        except DispatcherError as exc:
+            raise ActionFailed(exc.message, {**result, "error": exc.to_dict()["error"]}) from None
         result.update(created=[n.to_dict() for n in created], failed=failures)
         if failures:
             raise ActionFailed(f"{len(failures)} of {p['count']} nodes could not be created on cloud {cloud.name!r}",
