@@ -1,11 +1,10 @@
 """The application factory: ``create_app(settings)`` builds and wires every component."""
 import atexit
 from datetime import datetime, timezone
-import hashlib
 import logging
 import sys
 
-from flask import Flask, request
+from flask import Flask
 from flask_limiter import Limiter
 
 from dispatcher.api import accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes, runs
@@ -25,14 +24,6 @@ from dispatcher.lib.secrets import install_log_filter, registry as secrets
 log = logging.getLogger("dispatcher")
 
 BLUEPRINTS = (meta.bp, clouds.bp, nodes.bp, jobs_api.bp, runs.bp, groups.bp, accounts_api.bp)
-
-
-def _rate_key():
-    # Counted per presented key (hashed: the limiter's store never holds a key), else per address.
-    header = request.headers.get("Authorization")
-    if header:
-        return "key:" + hashlib.sha256(header.encode()).hexdigest()[:32]
-    return "addr:" + (request.remote_addr or "-")
 
 
 def create_app(settings=None):
@@ -70,12 +61,14 @@ def create_app(settings=None):
 
     errors.init_app(app)
     storage_uri = config["RATELIMIT_STORAGE_URI"]
-    limiter = Limiter(_rate_key, app=app, storage_uri=storage_uri,
+    # Order matters: the caller is known before the limiter counts, and refused after it.
+    app.before_request(auth.resolve_caller)
+    limiter = Limiter(auth.rate_key, app=app, storage_uri=storage_uri,
                       storage_options={"engine": engine} if storage_uri.startswith(ratelimit.SCHEME) else {},
                       default_limits=[config["RATE_LIMIT"]] if config["RATE_LIMIT"] else [],
                       headers_enabled=True, strategy="fixed-window", enabled=bool(config["RATE_LIMIT"]))
     app.extensions["orchestrator.limiter"] = limiter
-    app.before_request(auth.resolve_caller)
+    app.before_request(auth.require_caller)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
     limiter.exempt(meta.healthz)

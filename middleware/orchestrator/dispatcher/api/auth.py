@@ -1,16 +1,38 @@
 """Who is calling and what they may touch: resolved once per request, in one place."""
 from flask import current_app, g, request
 
-from dispatcher.errors import Forbidden, NotFound
+from dispatcher.errors import Forbidden, NotFound, Unauthorized
 
 PUBLIC_PATHS = frozenset({"/healthz", "/api/v1/openapi.json"})
 
 
 def resolve_caller():
-    """``before_request``: every ``/api/v1`` call but the OpenAPI document needs a valid key."""
-    g.caller = None
+    """``before_request``, before the rate limiter: who is calling, if the key is valid.
+
+    A refused key is not answered here but by :func:`require_caller`, after the limiter has
+    counted the request against the client's address."""
+    g.caller, g.refusal = None, None
     if request.path.startswith("/api/") and request.path not in PUBLIC_PATHS:
-        g.caller = current_app.extensions["orchestrator.accounts"].authenticate(request.headers.get("Authorization"))
+        try:
+            g.caller = current_app.extensions["orchestrator.accounts"].authenticate(request.headers.get("Authorization"))
+        except Unauthorized as exc:
+            g.refusal = exc
+
+
+def require_caller():
+    """``before_request``, after the rate limiter: every ``/api/v1`` call but the OpenAPI
+    document needs a valid key."""
+    if g.refusal is not None:
+        raise g.refusal
+
+
+def rate_key():
+    """What the rate limit counts: the caller's account, however its key is spelled or however
+    many keys it has; requests without a valid key, per client address."""
+    caller = g.get("caller")
+    if caller is not None:
+        return "account:" + caller.account_id
+    return "addr:" + (request.remote_addr or "-")
 
 
 def require_admin():
