@@ -3,6 +3,8 @@ import copy
 import os
 import runpy
 
+from flask import current_app, has_app_context
+
 from dispatcher import settings as defaults
 from dispatcher.errors import SettingsError
 
@@ -37,3 +39,11 @@ def load_config(overrides=None, environ=None):
             config[name] = environ[name]
     config.update(overrides or {})
     return config
+
+
+def setting(name):
+    """The setting ``name`` of the running application, or its default outside one."""
+    if has_app_context():
+        return current_app.config[name]
+    return getattr(defaults, name)
+

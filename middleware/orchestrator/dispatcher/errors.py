@@ -27,6 +27,11 @@ class BadRequest(DispatcherError, ValueError):
     code = "bad_request"
 
 
+class UnsupportedMediaType(DispatcherError, ValueError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class ValidationFailed(DispatcherError, ValueError):
     """A well-formed body or query that breaks the schema; ``details`` names the fields."""
 

@@ -94,3 +94,5 @@ RUN_RETENTION_DAYS = 30
 # when not empty, the only networks they may call. Link-local and cloud metadata by default.
 URL_DENY_NETWORKS = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"]
 URL_ALLOW_NETWORKS = []
+# Seconds the host name of a url job may take to resolve when the job is created or changed.
+URL_VALIDATION_DNS_TIMEOUT = 2.0

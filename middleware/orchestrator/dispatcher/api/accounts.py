@@ -6,13 +6,14 @@ from dispatcher.api.auth import require_admin
 from dispatcher.api.contract import operation
 from dispatcher.errors import NotFound
 from dispatcher.lib.accounts import jobs_scheduled
+from dispatcher.lib.validation import FullMatch
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
 
 class AccountCreate(Schema):
     name = fields.String(required=True, validate=[validate.Length(min=1, max=120),
-                                                  validate.Regexp(r"^[A-Za-z0-9_.@+-]+$",
+                                                  FullMatch(r"^[A-Za-z0-9_.@+-]+$",
                                                                   error="letters, digits and ._@+-")])
     plan = fields.String(required=True, validate=validate.Length(min=1, max=64),
                          metadata={"description": "a plan of the PLANS setting", "choices_from": "PLANS"})

@@ -11,7 +11,11 @@ import json
 from flask import current_app, request
 from marshmallow import ValidationError
 
-from dispatcher.errors import BadRequest, ValidationFailed
+from dispatcher.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+
+#: Deepest nesting a request body may have: deeper documents could be stored but not answered
+#: (encoders stop at a fixed depth), and nothing the API takes needs more.
+MAX_JSON_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -34,17 +38,62 @@ def _schema(cls):
 
 
 def json_body():
-    """The request body parsed as JSON (``{}`` when empty); 400 when it is not JSON."""
+    """The request body parsed as JSON (``{}`` when empty).
+
+    415 unless it is sent as JSON; 400 when it is not JSON; 422 when it is JSON that could not
+    be stored and answered again (too deeply nested, or text with a lone surrogate)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
+    if not request.is_json:
+        raise UnsupportedMediaType(f"the body must be sent as application/json, not {request.mimetype or 'untyped'}",
+                                   {"content_type": request.mimetype or None})
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
+    except RecursionError:
+        raise BadRequest(f"the body is not valid JSON: nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    check_storable(data)
+    return data
+
+
+def check_storable(document):
+    """Raise :class:`ValidationFailed` naming the first place where ``document`` nests deeper
+    than :data:`MAX_JSON_DEPTH` or holds text that is not valid Unicode (a lone surrogate)."""
+    stack = [(document, (), 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        where = ".".join(map(str, path)) or "_schema"
+        if isinstance(value, str):
+            _check_text(value, where)
+        elif isinstance(value, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                raise ValidationFailed(f"invalid body: {where} nests deeper than {MAX_JSON_DEPTH} levels",
+                                       {where: [f"at most {MAX_JSON_DEPTH} levels of nesting"]})
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    # The key is named escaped: an answer never carries a lone surrogate either.
+                    key = _check_text(key, ".".join(map(str, (*path, key.encode("utf-8", "backslashreplace")
+                                                                  .decode()))))
+                stack.append((item, (*path, key), depth + 1))
+
+
+def _check_text(text, where):
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        raise ValidationFailed(f"invalid body: {where} is not valid Unicode text (a lone surrogate)",
+                               {where: ["not valid Unicode text: a lone surrogate such as \\udc00"]}) from None
 
 
 def load(schema_cls, data, where):
+    if where == "body" and not isinstance(data, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(data), "a number")
+        raise ValidationFailed(f"invalid body: expected a JSON object, got {kind}",
+                               {"_schema": [f"expected a JSON object, got {kind}"]})
     try:
         return _schema(schema_cls).load(data)
     except ValidationError as exc:

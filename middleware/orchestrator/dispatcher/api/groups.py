@@ -1,8 +1,10 @@
 """Groups of jobs: replace a whole group atomically, or remove it."""
 from flask import Blueprint, g
+from marshmallow import ValidationError
 
 from dispatcher.api import job_schemas as schemas
 from dispatcher.api.contract import operation, page
+from dispatcher.errors import ValidationFailed
 from dispatcher.api.jobs import check_quota, job_spec, jobs
 from dispatcher.api.schemas import PageQuery
 
@@ -34,15 +36,24 @@ def replace_group(group, body):
     :param group: the group's name
     :<json array jobs: job bodies, as for ``POST /api/v1/jobs``
     :<json string rename_to: store the new jobs under this group name instead
+    :<json boolean replace: with ``rename_to``, replace the jobs of an existing group of that
+        name (default false: answer 409)
     :>json string group: the group's name after the call
     :>json array jobs: its jobs
     :statuscode 200: replaced
     :statuscode 403: the plan's quota would be exceeded, or an action names a refused cloud
-    :statuscode 422: a job is invalid; ``details`` names it (``jobs.<i>.<field>``)
+    :statuscode 409: ``rename_to`` names a group that has jobs, and ``replace`` is not true
+    :statuscode 422: the group's name is invalid, or a job is; ``details`` names it
+        (``jobs.<i>.<field>``)
     """
+    try:
+        schemas.GROUP_NAME(group)
+    except ValidationError as exc:
+        raise ValidationFailed(f"invalid group name {group!r}: {exc.messages[0]}", {"group": exc.messages}) from None
     specs = [job_spec(job, prefix=f"jobs.{i}") for i, job in enumerate(body["jobs"])]
     target = body["rename_to"] or group
-    return {"group": target, "jobs": jobs().replace_group(g.caller, group, specs, check_quota, body["rename_to"])}
+    return {"group": target, "jobs": jobs().replace_group(g.caller, group, specs, check_quota, body["rename_to"],
+                                                              body["replace"])}
 
 
 @bp.delete("/<group>")

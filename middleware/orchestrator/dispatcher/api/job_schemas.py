@@ -3,8 +3,9 @@
 from marshmallow import Schema, fields, validate
 
 from dispatcher.api.schemas import PageQuery, page_of
+from dispatcher.lib.validation import FullMatch, StrictBoolean
 
-GROUP_NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$", error="letters, digits and ._:- (1-200)")
+GROUP_NAME = FullMatch(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$", error="letters, digits and ._:- (1-200)")
 OVERLAP = validate.OneOf(["skip", "wait", "allow"])
 
 
@@ -16,7 +17,7 @@ class JobCreate(Schema):
     overlap = fields.String(load_default="skip", validate=OVERLAP,
                             metadata={"description": "a run due while the previous one still runs: "
                                                      "skip (recorded Missed), wait, or allow"})
-    paused = fields.Boolean(load_default=False)
+    paused = StrictBoolean(load_default=False)
 
 
 class JobPatch(Schema):
@@ -25,7 +26,7 @@ class JobPatch(Schema):
     schedule = fields.Dict()
     action = fields.Dict()
     overlap = fields.String(validate=OVERLAP)
-    paused = fields.Boolean()
+    paused = StrictBoolean()
 
 
 class Job(Schema):
@@ -91,6 +92,8 @@ class LastEvent(Schema):
 class GroupReplace(Schema):
     jobs = fields.List(fields.Nested(JobCreate), required=True, validate=validate.Length(max=1000))
     rename_to = fields.String(load_default=None, validate=GROUP_NAME)
+    replace = StrictBoolean(load_default=False, metadata={
+        "description": "with rename_to: replace the jobs of an existing group of that name (else 409)"})
 
 
 class GroupSummary(Schema):

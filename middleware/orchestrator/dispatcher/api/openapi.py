@@ -13,13 +13,14 @@ from werkzeug.routing import AnyConverter, FloatConverter, IntegerConverter, Pat
 
 from dispatcher.api import schemas
 from dispatcher.api.auth import PUBLIC_PATHS
+from dispatcher.lib.validation import SettingRange
 
 # ``<converter(args):name>`` -> ``{name}``
 _ARGUMENT = re.compile(r"<(?:[A-Za-z_][A-Za-z0-9_]*(?:\([^)]*\))?:)?([A-Za-z_][A-Za-z0-9_]*)>")
 # Error statuses: those any operation may answer, those of a body or a query string, those of an
 # operation that needs a key (its view may also answer the rest), and those of a path parameter.
 _ANY_STATUSES = {"400": "malformed request", "429": "too many requests"}
-_BODY_STATUSES = {"413": "body too large", "422": "invalid field"}
+_BODY_STATUSES = {"413": "body too large", "415": "not sent as JSON", "422": "invalid field"}
 _QUERY_STATUSES = {"422": "invalid field"}
 _KEY_STATUSES = {"401": "no valid API key", "403": "forbidden or over quota", "404": "not found",
                  "409": "conflict with the current state", "501": "not supported by the driver",
@@ -40,6 +41,7 @@ def build_spec(app):
     spec = APISpec(title="Orchestrator API", version="1", openapi_version="3.0.3", plugins=[plugin],
                    info={"description": "Cloud orchestration middleware: clouds, nodes, jobs and runs."})
     plugin.converter.add_attribute_function(_choices_from(app.config))
+    plugin.converter.add_attribute_function(_setting_range(app.config))
     spec.components.schema("Error", schema=schemas.Error)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     paths = {}
@@ -67,6 +69,16 @@ def _choices_from(config):
         setting = field.metadata.get(CHOICES_FROM)
         return {"enum": sorted(config[setting])} if setting else {}
     return choices_from
+
+
+def _setting_range(config):
+    """An apispec attribute function: ``minimum``/``maximum`` of a :class:`SettingRange`."""
+    def setting_range(self, field, **kwargs):
+        for validator in field.validators:
+            if isinstance(validator, SettingRange):
+                return {"minimum": validator.min, "maximum": config[validator.setting]}
+        return {}
+    return setting_range
 
 
 def _operation(rule, contract, path):

@@ -1,6 +1,8 @@
 """Request and response schemas: the same objects validate requests and describe the API."""
 from marshmallow import Schema, fields, validate
 
+from dispatcher.lib.validation import FullMatch, SettingRange, StrictBoolean
+
 
 class ErrorBody(Schema):
     code = fields.String(required=True, metadata={"description": "machine-readable error code"})
@@ -15,8 +17,9 @@ class Error(Schema):
 
 
 class PageQuery(Schema):
-    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=1000),
-                           metadata={"description": "items per page (default 100)"})
+    limit = fields.Integer(load_default=None, validate=SettingRange(1, "PAGE_SIZE_MAX"),
+                           metadata={"description": "items per page (default PAGE_SIZE_DEFAULT, 100 unless "
+                                                    "the operator set it)"})
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31))
 
 
@@ -79,7 +82,7 @@ class Node(Schema):
     extra = fields.Dict(required=True)
 
 
-NAME_PATTERN = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9{}_.-]*$",
+NAME_PATTERN = FullMatch(r"^[A-Za-z0-9][A-Za-z0-9{}_.-]*$",
                                error="letters, digits, '.', '_', '-' and the {{n}} counter only")
 
 
@@ -89,9 +92,9 @@ class NodeCreate(Schema):
     image = fields.String(required=True, validate=validate.Length(min=1, max=255))
     size = fields.String(required=True, validate=validate.Length(min=1, max=255))
     location = fields.String(load_default=None, validate=validate.Length(min=1, max=255))
-    count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=50))
-    wait = fields.Boolean(load_default=False, metadata={"description": "answer once every node runs"})
-    timeout = fields.Float(load_default=600.0, validate=validate.Range(min=0.1, max=1800),
+    count = fields.Integer(load_default=1, validate=SettingRange(1, "NODES_PER_REQUEST_MAX"))
+    wait = StrictBoolean(load_default=False, metadata={"description": "answer once every node runs"})
+    timeout = fields.Float(load_default=600.0, validate=SettingRange(0.1, "NODE_WAIT_TIMEOUT_MAX"),
                            metadata={"description": "seconds to wait when wait is true"})
 
 

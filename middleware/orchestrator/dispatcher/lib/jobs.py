@@ -12,7 +12,7 @@ import uuid
 
 from sqlalchemy import and_, delete, func, insert, select, update
 
-from dispatcher.errors import NotFound
+from dispatcher.errors import Conflict, NotFound
 from dispatcher.lib import store
 from dispatcher.lib.timespec import schedule_from_stored
 
@@ -163,9 +163,10 @@ class Jobs:
         with self.engine.connect() as conn:
             return [{"group": g, "jobs": n} for g, n in conn.execute(query)]
 
-    def replace_group(self, caller, group, specs, check_quota, rename_to=None):
+    def replace_group(self, caller, group, specs, check_quota, rename_to=None, replace=False):
         """Replace every job of ``group`` by ``specs`` (stored under ``rename_to`` if given),
-        in one transaction: all of it happens or none of it."""
+        in one transaction: all of it happens or none of it. Renaming onto a group that has
+        jobs replaces them only with ``replace``; otherwise :class:`Conflict`."""
         now = store.now()
         target = rename_to or group
         rows = [self._row(spec, caller.account_id, now) for spec in specs]
@@ -175,6 +176,12 @@ class Jobs:
         mine = and_(t.c.account_id == caller.account_id, t.c.group.in_({group, target}))
         with self.engine.begin() as conn:
             self._lock_account(conn, caller.account_id)
+            if target != group and not replace:
+                taken = conn.execute(select(func.count()).select_from(t).where(
+                    t.c.account_id == caller.account_id, t.c.group == target)).scalar()
+                if taken:
+                    raise Conflict(f"group {target!r} exists already with {taken} jobs; send \"replace\": true "
+                                   f"to replace them", {"group": target, "jobs": taken})
             replaced = conn.execute(select(func.count()).select_from(t).where(mine)).scalar()
             check_quota(self.count(conn, caller.account_id) - replaced, len(rows))
             conn.execute(delete(t).where(mine))

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from dispatcher.errors import CloudTimeout, DispatcherError
 from dispatcher.lib.actions.base import Action, ActionFailed, cloud_at_run, known_cloud, load_params
+from dispatcher.lib.validation import SettingRange, StrictBoolean
 
 # A node name: letters, digits, '.', '_', '-', and the counter {n} (1, 2, ... when count > 1).
 NAME_PATTERN = r"^(?:[A-Za-z0-9]|\{n\})(?:[A-Za-z0-9_.-]|\{n\})*\Z"
@@ -25,9 +26,9 @@ class ProvisionParams(Schema):
     name = fields.String(required=True, validate=[
         validate.Length(min=1, max=64),
         validate.Regexp(NAME_PATTERN, error="letters, digits, '.', '_', '-' and the {{n}} counter only")])
-    count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=50))
-    wait = fields.Boolean(load_default=True)
-    timeout = fields.Float(load_default=600.0, validate=validate.Range(min=0.1, max=1800))
+    count = fields.Integer(load_default=1, validate=SettingRange(1, "NODES_PER_REQUEST_MAX"))
+    wait = StrictBoolean(load_default=True)
+    timeout = fields.Float(load_default=600.0, validate=SettingRange(0.1, "NODE_WAIT_TIMEOUT_MAX"))
 
 
 class ProvisionAction(Action):

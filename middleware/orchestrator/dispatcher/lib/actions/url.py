@@ -15,14 +15,15 @@ from urllib.parse import urljoin, urlsplit
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 import requests
 
+from dispatcher import settings as defaults
 from dispatcher.lib.actions.base import Action, ActionFailed, invalid, load_params
 from dispatcher.lib.actions.network import AddressRefused, GuardedAdapter, NetworkPolicy, resolve
+from dispatcher.lib.validation import StrictBoolean
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 MAX_REDIRECTS = 5
 BODY_LIMIT = 64 * 1024
 RECORDED_HEADERS = ("content-type", "content-length")
-VALIDATION_DNS_TIMEOUT = 2.0    # seconds; settings key URL_VALIDATION_DNS_TIMEOUT
 USER_AGENT = "Orchestrator-url-action/1"
 _HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}\Z"
 _CROSS_ORIGIN_DROP = {"authorization", "cookie", "proxy-authorization"}
@@ -68,7 +69,7 @@ class UrlParams(Schema):
     timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.05, max=300))
     expect_status = StatusList(load_default=None, allow_none=True,
                                metadata={"description": "default: any 2xx"})
-    follow_redirects = fields.Boolean(load_default=True)
+    follow_redirects = StrictBoolean(load_default=True)
 
     @pre_load
     def normalise(self, data, **kwargs):
@@ -96,7 +97,7 @@ class UrlAction(Action):
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         try:
             addresses = resolve(parts.hostname, port, float(settings.get("URL_VALIDATION_DNS_TIMEOUT",
-                                                                         VALIDATION_DNS_TIMEOUT)))
+                                                                         defaults.URL_VALIDATION_DNS_TIMEOUT)))
         except OSError:
             return params   # unknown now; checked again on every connection when it runs
         try:

@@ -26,13 +26,13 @@ class GenericDriver:
         self.user = creds.get("USER") or ""
         self.password = creds.get("PASSWORD") or ""
         self.extra = dict(creds.get("EXTRA_PARAMS") or {})
-        self.engine = None
+        self.store = None
         self.cloud_name = None
 
     def attach_store(self, engine, cloud_name):
         """Give the driver the store and the cloud's name; drivers that keep state there (the
         Dummy cloud) use them, the others ignore them."""
-        self.engine = engine
+        self.store = engine
         self.cloud_name = cloud_name
 
     @classmethod

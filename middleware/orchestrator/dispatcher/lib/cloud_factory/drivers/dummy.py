@@ -165,5 +165,5 @@ class DummyDriver(GenericDriver):
 
     def connect(self, **kwargs):
         kwargs.pop("timeout", None)  # nothing travels over a network
-        store_args = {"engine": self.engine, "cloud": self.cloud_name} if self.engine is not None else {}
+        store_args = {"engine": self.store, "cloud": self.cloud_name} if self.store is not None else {}
         return DummyNodeDriver(self.user, **{**self.extra, **store_args, **kwargs})
