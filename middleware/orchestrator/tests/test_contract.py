@@ -3,9 +3,17 @@
 A job is stored as JSON and answered in every list of its owner and of the administrator: a
 body that could be stored but not encoded again would make those lists fail for good.
 """
+import json
+
 import pytest
 
 JOB = {"schedule": {"cron": "0 3 * * *"}, "action": {"type": "url", "url": "http://127.0.0.1:9/x"}}
+
+
+def post(client, headers, body):
+    """POST a job as JSON text written by the standard encoder, which escapes lone surrogates
+    as a client in another language would send them."""
+    return client.post("/api/v1/jobs", data=json.dumps(body), headers=headers, content_type="application/json")
 
 
 def nested(depth):
@@ -23,7 +31,7 @@ def nested(depth):
 ])
 def test_a_body_that_could_not_be_answered_is_refused_and_nothing_is_stored(client, admin, body, where):
     job = {**JOB, "action": {**JOB["action"], "body": body}}
-    answer = client.post("/api/v1/jobs", json=job, headers=admin)
+    answer = post(client, admin, job)
     assert answer.status_code == 422, answer.get_data(as_text=True)[:300]
     error = answer.get_json()["error"]
     assert error["code"] == "validation_failed" and len(error["details"]) == 1
@@ -33,9 +41,9 @@ def test_a_body_that_could_not_be_answered_is_refused_and_nothing_is_stored(clie
 
 
 def test_a_name_holding_a_lone_surrogate_is_refused(client, admin):
-    answer = client.post("/api/v1/jobs", json={**JOB, "name": "nightly \udc00"}, headers=admin)
+    answer = post(client, admin, {**JOB, "name": "nightly \udc00"})
     assert answer.status_code == 422 and list(answer.get_json()["error"]["details"]) == ["name"]
-    key = client.post("/api/v1/jobs", json={**JOB, "action": {**JOB["action"], "body": {"\udc00": 1}}}, headers=admin)
+    key = post(client, admin, {**JOB, "action": {**JOB["action"], "body": {"\udc00": 1}}})
     assert key.status_code == 422 and list(key.get_json()["error"]["details"]) == ["action.body.\\udc00"]
 
 
@@ -60,7 +68,6 @@ def test_unclosed_brackets_are_a_bad_request(client, admin):
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 def test_a_body_not_sent_as_json_is_415(client, admin, content_type):
     headers = {**admin, **({"Content-Type": content_type} if content_type else {})}
-    import json
     answer = client.post("/api/v1/jobs", data=json.dumps(JOB), headers=headers)
     assert answer.status_code == 415, answer.get_json()
     assert answer.get_json()["error"]["code"] == "unsupported_media_type"
@@ -68,7 +75,6 @@ def test_a_body_not_sent_as_json_is_415(client, admin, content_type):
 
 
 def test_json_with_a_charset_or_a_json_suffix_is_json(client, admin):
-    import json
     for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
         answer = client.post("/api/v1/jobs", data=json.dumps(JOB), headers={**admin, "Content-Type": content_type})
         assert answer.status_code == 201, answer.get_json()
@@ -102,3 +108,24 @@ def test_limits_come_from_the_settings(make_app, admin):
 def test_booleans_are_booleans(client, admin):
     answer = client.post("/api/v1/jobs", json={**JOB, "paused": 1}, headers=admin)
     assert answer.status_code == 422 and "paused" in answer.get_json()["error"]["details"]
+
+
+def test_a_job_stored_before_these_checks_is_still_listed_and_deletable(client, admin, app):
+    """Stores written by earlier versions may hold such a job: its lists answer, and it can go."""
+    import uuid
+
+    from dispatcher.lib import store
+
+    job_id = uuid.uuid4().hex
+    with app.extensions["orchestrator.engine"].begin() as conn:
+        owner = conn.execute(store.accounts.select().where(store.accounts.c.is_admin)).mappings().first()["id"]
+        conn.execute(store.jobs.insert().values(
+            id=job_id, account_id=owner, name="old", group=None, schedule=json.dumps({"cron": "0 3 * * *"}),
+            action=json.dumps({"type": "url", "url": "http://127.0.0.1:9/x", "body": [nested(300), "\udc00"]}),
+            overlap="skip", paused=True, next_run_at=None, created_at=0.0, updated_at=0.0))
+    listed = client.get("/api/v1/jobs", headers=admin)
+    assert listed.status_code == 200
+    item = listed.get_json()["items"][0]  # strict UTF-8 JSON: the lone surrogate became U+FFFD
+    assert item["id"] == job_id and item["action"]["body"][1] == "\ufffd"
+    assert client.get(f"/api/v1/jobs/{job_id}", headers=admin).status_code == 200
+    assert client.delete(f"/api/v1/jobs/{job_id}", headers=admin).status_code == 204

@@ -1,5 +1,6 @@
 """JSON in and out through orjson: lists of a hundred nodes serialise several times faster."""
 import json
+import re
 
 import orjson
 from flask.json.provider import JSONProvider
@@ -9,13 +10,20 @@ from flask.json.provider import JSONProvider
 OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(obj):
-    """``obj`` as JSON bytes. orjson refuses text that is not valid Unicode and nesting past 254
-    levels; the standard encoder, which escapes such text, answers those rather than an error."""
+    """``obj`` as JSON bytes.
+
+    orjson refuses nesting past 254 levels and text that is not valid Unicode, which the API
+    refuses too but a store written by an earlier version may hold: those are answered through
+    the standard encoder, lone surrogates replaced by U+FFFD, rather than failing."""
     try:
         return orjson.dumps(obj, default=str, option=OPTIONS)
     except orjson.JSONEncodeError:
-        return json.dumps(obj, default=str, separators=(",", ":")).encode()
+        text = json.dumps(obj, default=str, separators=(",", ":"), ensure_ascii=False)
+        return _SURROGATE.sub("\ufffd", text).encode()
 
 
 class OrjsonProvider(JSONProvider):
