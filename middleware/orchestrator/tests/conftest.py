@@ -5,10 +5,12 @@ the end of the session no configured secret may appear in any of them (an API ke
 once: in the response that created it).
 """
 import logging
+import os
+import uuid
 
 from flask import request
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from dispatcher.lib import store
 
@@ -80,15 +82,79 @@ def _clean_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+POSTGRES_SERVER = os.environ.get("ORCHESTRATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
+def server_missing(what, error):
+    """Skip, or under CI (where every server must be there) fail, a test whose server is down."""
+    message = f"{what} is not reachable: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI runs every backend: start it, see .ci/run)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_database():
+    """A database of its own on the local PostgreSQL server for this session, dropped at the end."""
+    name = f"orchestrator_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    server = create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # psycopg missing or the server down: said once per test
+        server.dispose()
+        yield exc
+        return
+    url = f"{POSTGRES_SERVER}/{name}"
+    yield url
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    server.dispose()
+
+
+def empty_postgres(url):
+    """Empty every table of the session's database (faster than a database per test)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                       "AND tablename <> 'alembic_version'")).scalars().all()
+            if tables:
+                conn.execute(text(f"TRUNCATE {', '.join(f'{chr(34)}{t}{chr(34)}' for t in tables)} "
+                                  "RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request):
+    """The store every app of a test uses; tests that read the SQLite file narrow it to sqlite."""
+    return request.param
+
+
 @pytest.fixture
-def make_app(tmp_path):
-    """Build an app over a fresh SQLite store; keyword arguments override settings."""
+def store_url(store_backend, request):
+    """The DATABASE_URL of this test's store: None for the default SQLite file."""
+    if store_backend == "sqlite":
+        return None
+    database = request.getfixturevalue("postgres_database")
+    if isinstance(database, Exception):
+        server_missing("PostgreSQL", database)
+    empty_postgres(database)
+    return database
+
+
+@pytest.fixture
+def make_app(tmp_path, store_url):
+    """Build an app over a fresh store (SQLite, then PostgreSQL); keyword arguments override settings."""
     apps = []
 
     def factory(farm=None, **settings):
         config = {"INSTANCE_PATH": str(tmp_path / "instance"), "ORCHESTRATOR_ADMIN_KEY": ADMIN_KEY,
                   "CLOUD_FARM": farm or DUMMY_FARM, "RATE_LIMIT": "", "TESTING": True,
                   "SCHEDULER_ENABLED": False}
+        if store_url:
+            config["DATABASE_URL"] = store_url
         config.update(settings)
         built = create_app(config)
         built.after_request(_record_response)
@@ -100,6 +166,7 @@ def make_app(tmp_path):
         scheduler = built.extensions["orchestrator.scheduler"]
         if scheduler._thread is not None:
             scheduler.stop(wait=False)
+        built.extensions["orchestrator.engine"].dispose()
 
 
 @pytest.fixture(scope="module")

@@ -91,6 +91,8 @@ class Scheduler:
         self._thread.start()
 
     def stop(self, wait=True):
+        if self._stop.is_set():
+            return  # stopped already (by its owner, then again at exit)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
