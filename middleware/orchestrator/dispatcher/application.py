@@ -10,7 +10,7 @@ from flask_limiter import Limiter
 from dispatcher.api import accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes, runs
 from dispatcher.api.jsonio import OrjsonProvider
 from dispatcher.config import load_config
-from dispatcher.lib import ratelimit, store
+from dispatcher.lib import migrate, ratelimit, store
 from dispatcher.lib.accounts import Accounts, check_plans
 from dispatcher.lib.actions import RunContext
 from dispatcher.lib.actions.network import NetworkPolicy
@@ -39,7 +39,7 @@ def create_app(settings=None):
 
     engine = store.make_engine(config.get("DATABASE_URL") or store.default_url(app.instance_path))
     farm = prepare_cloud_environment(config, engine)
-    store.create_schema(engine)
+    migrate.upgrade(engine)
     accounts = Accounts(engine, config["PLANS"], config["ADMIN_PLAN"], config["AUTH_CACHE_SECONDS"])
     secrets.add(config.get("ORCHESTRATOR_ADMIN_KEY"))
     generated = accounts.bootstrap_admin(config.get("ORCHESTRATOR_ADMIN_KEY"))

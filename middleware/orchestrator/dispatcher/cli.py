@@ -1,7 +1,9 @@
 """The ``orchestrator`` command: Flask's CLI over our factory, plus account administration."""
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
+
+from dispatcher.lib import migrate
 
 
 def _create_app():
@@ -42,3 +44,24 @@ def create_key(account_id):
     """Add an API key to an account and print it (shown once)."""
     key_id, token = current_app.extensions["orchestrator.accounts"].create_key(account_id)
     click.echo(f"key {key_id}: {token}")
+
+
+@main.group()
+def db():
+    """The store's schema."""
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade():
+    """Apply the migrations the store lacks (every start does this too)."""
+    engine = current_app.extensions["orchestrator.engine"]
+    migrate.upgrade(engine)
+    click.echo(f"the store is at revision {migrate.current(engine)}")
+
+
+@db.command("current")
+@with_appcontext
+def db_current():
+    """Print the store's revision and the newest one."""
+    click.echo(f"store: {migrate.current(current_app.extensions['orchestrator.engine'])}, newest: {migrate.head()}")

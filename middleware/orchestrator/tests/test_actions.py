@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import insert
 
 from dispatcher.errors import SettingsError, ValidationFailed
-from dispatcher.lib import store
+from dispatcher.lib import migrate, store
 from dispatcher.lib.actions import (ACTIONS, Action, ActionFailed, RunContext, UnknownAction, get_action,
                                     known_aliases, plugin_actions, validate_action)
 from dispatcher.lib.actions.method import ConflictingMethod, methods, plugin_methods, register_method
@@ -123,7 +123,7 @@ def farm():
 @pytest.fixture
 def owners(tmp_path):
     engine = store.make_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}")
-    store.create_schema(engine)
+    migrate.upgrade(engine)
     with engine.begin() as conn:
         conn.execute(insert(store.accounts), [
             {"id": name, "name": name, "plan": "free", "is_admin": name == "admin", "created_at": store.now()}

@@ -5,7 +5,6 @@ import time
 from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
                         Table, Text, UniqueConstraint, create_engine, event)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 metadata = MetaData()
 
@@ -133,10 +132,12 @@ def now():
 def _sqlite_pragmas(dbapi_connection, _record):
     # WAL lets readers work while the scheduler writes; busy_timeout queues writers
     # instead of failing them with "database is locked".
+    # The busy timeout first: switching a new file to WAL needs a lock other starting workers
+    # may hold for a moment.
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -154,16 +155,3 @@ def make_engine(url):
     else:
         engine = create_engine(url, pool_pre_ping=True)
     return engine
-
-
-def create_schema(engine, attempts=5):
-    """Create missing tables. Several workers starting on one new store race to create them:
-    the losers see "already exists" and look again."""
-    for attempt in range(attempts):
-        try:
-            metadata.create_all(engine)
-            return
-        except (OperationalError, ProgrammingError) as exc:
-            if "already exists" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))

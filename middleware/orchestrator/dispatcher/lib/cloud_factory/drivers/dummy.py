@@ -16,6 +16,7 @@ concurrent requests are safe. Its ``EXTRA_PARAMS``:
 Driven outside the application (no store attached), a driver keeps its state in a private
 in-memory store of its own.
 """
+from contextlib import nullcontext
 import threading
 import time
 
@@ -55,8 +56,10 @@ class DummyNodeDriver(LibcloudDummy):
         self.cloud = cloud
         self.engine = engine if engine is not None else private_store()
         # SQLite has one writer at a time: threads of this process queue here rather than in
-        # SQLite's busy handler (and share the private store's single connection safely).
+        # SQLite's busy handler. The private store's single connection is shared by every
+        # thread, so there reads take the lock too.
         self._lock = threading.Lock()
+        self._reading = self._lock if engine is None else nullcontext()
         self.nl = []  # libcloud's attribute; kept empty so nothing reads stale state
         self._sizes = {str(s.id): s for s in super().list_sizes()}
         self._images = {str(i.id): i for i in super().list_images()}
@@ -107,7 +110,7 @@ class DummyNodeDriver(LibcloudDummy):
     # -- the provider calls -----------------------------------------------------------
     def list_nodes(self):
         self._pause()
-        with self.engine.connect() as conn:
+        with self._reading, self.engine.connect() as conn:
             rows = conn.execute(self._select()).mappings().all()
         now = time.time()
         return [self._node(row, now) for row in rows]
@@ -118,7 +121,7 @@ class DummyNodeDriver(LibcloudDummy):
         number = self._number(node_id)
         if number is None:
             return None
-        with self.engine.connect() as conn:
+        with self._reading, self.engine.connect() as conn:
             row = conn.execute(self._select(store.dummy_nodes.c.id == number)).mappings().first()
         return None if row is None else self._node(row, time.time())
 

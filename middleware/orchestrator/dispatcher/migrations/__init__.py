@@ -1,0 +1,1 @@
+"""Alembic migrations of the store: they own the schema (``orchestrator db upgrade``)."""
