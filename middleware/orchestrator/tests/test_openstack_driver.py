@@ -1,4 +1,4 @@
-"""OpenStack against Keystone v3: the settings operators write.
+"""OpenStack against Keystone v3: the settings operators write, revoked tokens.
 
 The peer is ``fakes.keystone``: a Keystone v3 and a Nova-like compute API on 127.0.0.1, driven
 by the real libcloud OpenStack driver. mimic (Keystone v2) keeps serving the v2 path in
@@ -114,7 +114,48 @@ def test_keystone_v3_needs_the_project(openstack):
         prepare_cloud_environment({"CLOUD_FARM": {"default": entry}})
 
 
-def test_wrong_credentials_are_refused(openstack, make_app, admin):
+# -- a revoked token -------------------------------------------------------------------------
+
+def test_a_revoked_token_costs_one_transparent_reauthentication(openstack, make_app, admin):
+    client = client_for(make_app, openstack.settings())
+    assert client.get(NODES, headers=admin).status_code == 200
+    assert (openstack.tokens_issued, openstack.compute_401) == (1, 0)
+
+    openstack.revoke_tokens()
+    listed = client.get(NODES, headers=admin)
+    assert listed.status_code == 200, listed.get_json()
+    assert (openstack.tokens_issued, openstack.compute_401) == (2, 1)
+    assert client.get(NODES, headers=admin).status_code == 200
+    assert (openstack.tokens_issued, openstack.compute_401) == (2, 1)
+
+
+def test_a_create_refused_for_its_token_is_sent_once_more_and_creates_one_node(openstack, make_app, admin):
+    client = client_for(make_app, openstack.settings())
+    body = {"name": "first", "image": IMAGE_ID, "size": "1"}
+    assert client.post(NODES, json=body, headers=admin).status_code == 201   # images and sizes now known
+    openstack.revoke_tokens()
+    del openstack.seen[:]
+    created = client.post(NODES, json={**body, "name": "second"}, headers=admin)
+    assert created.status_code == 201, created.get_json()
+    assert sorted(s["name"] for s in openstack.servers.values()) == ["first", "second"]
+    # The create was refused unperformed, then sent once more and performed: one node, no 502.
+    assert [(role, method) for role, method, _ in openstack.seen] == [
+        ("compute", "POST"), ("identity", "POST"), ("compute", "POST"), ("compute", "GET")]
+    assert openstack.compute_401 == 1
+
+
+def test_a_token_revoked_with_the_password_changed_is_refused_after_one_attempt(openstack, make_app, admin):
+    client = client_for(make_app, openstack.settings())
+    assert client.get(NODES, headers=admin).status_code == 200
+    openstack.revoke_tokens()
+    openstack.password = "changed-on-the-identity-side"
+    error = assert_error(client.get(NODES, headers=admin), 502, "cloud_error")
+    assert "refused our credentials" in error["message"]
+    assert (openstack.tokens_issued, openstack.compute_401) == (1, 1)
+    assert [path for role, _, path in openstack.seen if role == "identity"] == ["/v3/auth/tokens"] * 2
+
+
+def test_wrong_credentials_are_refused_without_a_retry(openstack, make_app, admin):
     entry = {**openstack.settings(), "PASSWORD": "not-the-password"}
     error = assert_error(client_for(make_app, entry).get(NODES, headers=admin), 502, "cloud_error")
     assert "refused our credentials" in error["message"]

@@ -1,13 +1,18 @@
 """OpenStack (Nova) through libcloud's OpenStack driver."""
+import logging
 import re
 
 from libcloud import pricing
+from libcloud.common.exceptions import BaseHTTPError
+from libcloud.common.openstack import OpenStackBaseConnection
 from libcloud.compute.providers import get_driver
 from libcloud.compute.types import Provider
 
 from dispatcher.errors import SettingsError
 
 from . import GenericDriver
+
+log = logging.getLogger(__name__)
 
 DEFAULT_AUTH_VERSION = "3.x_password"
 # libcloud appends its own "/v2.0/tokens" or "/v3/auth/tokens" to the auth URL, so the version
@@ -62,5 +67,40 @@ class OpenStackDriver(GenericDriver):
         # its 2 MB pricing.json for every flavor that list_sizes converts (~60 ms each).
         if driver.api_name not in pricing.PRICING_DATA["compute"]:
             pricing.set_pricing("compute", driver.api_name, {})
+        for connection in list(vars(driver).values()):
+            if isinstance(connection, OpenStackBaseConnection):
+                resend_after_reauthentication(connection)
         return driver
 
+
+def resend_after_reauthentication(connection):
+    """Make ``connection`` send a request once more when the service answers it 401.
+
+    A token revoked on the identity side (a password change, ``openstack token revoke``) is
+    refused by every service, while libcloud still holds it until it expires: without this,
+    each pooled connection would fail one call. libcloud drops the refused token as it raises
+    (``OpenStackBaseConnection.request``), so the second send authenticates anew first.
+
+    Safe for every method, POST included: a 401 comes from the service's authentication
+    middleware, before the request is performed. Done per request, not per operation: an
+    operation of several requests (``create_node`` posts, then reads the server back) must not
+    repeat the ones that were performed. Once only: if the identity service then refuses the
+    credentials, libcloud raises ``InvalidCredsError``, which is the answer.
+
+    libcloud picks the driver class, hence its connection classes, by API version, so the
+    constructed connections are wrapped rather than the classes subclassed.
+    """
+    if getattr(connection, "_ex_force_auth_token", None):
+        return      # a token given in the settings: authenticating anew cannot replace it
+    send = connection.request
+
+    def request(*args, **kwargs):
+        try:
+            return send(*args, **kwargs)
+        except BaseHTTPError as exc:
+            if exc.code != 401:
+                raise
+            log.info("OpenStack %s refused our token: authenticating again", connection.host)
+            return send(*args, **kwargs)
+
+    connection.request = request
