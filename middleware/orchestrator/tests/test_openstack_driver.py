@@ -1,9 +1,10 @@
-"""OpenStack against Keystone v3: the settings operators write, revoked tokens.
+"""OpenStack against Keystone v3: the settings operators write, revoked tokens, HTML error pages.
 
 The peer is ``fakes.keystone``: a Keystone v3 and a Nova-like compute API on 127.0.0.1, driven
 by the real libcloud OpenStack driver. mimic (Keystone v2) keeps serving the v2 path in
 ``test_driver_contract`` and ``test_cloud_errors``.
 """
+import logging
 from pathlib import Path
 import re
 import textwrap
@@ -160,3 +161,23 @@ def test_wrong_credentials_are_refused_without_a_retry(openstack, make_app, admi
     error = assert_error(client_for(make_app, entry).get(NODES, headers=admin), 502, "cloud_error")
     assert "refused our credentials" in error["message"]
     assert [path for role, _, path in openstack.seen if role == "identity"] == ["/v3/auth/tokens"]
+
+
+# -- HTML error pages ------------------------------------------------------------------------
+
+def test_keystone_v2_against_a_v3_only_keystone_answers_what_failed(openstack, make_app, admin):
+    """Keystone answers ``/v2.0/tokens`` with its HTML 404 page: the page is not the message."""
+    client = client_for(make_app, openstack.settings(ex_force_auth_version="2.0_password"))
+    error = assert_error(client.get(NODES, headers=admin), 502, "cloud_error")
+    assert error["message"] == "cloud 'default' failed to list nodes: the provider answered HTTP 404 (an HTML page)"
+    assert error["details"] == {"cloud": "default", "operation": "list_nodes", "provider_status": 404}
+
+
+def test_an_html_error_page_of_the_compute_api_answers_what_failed(openstack, make_app, admin, caplog):
+    client = client_for(make_app, openstack.settings())
+    with openstack.outage(503), caplog.at_level(logging.WARNING, logger="dispatcher.lib.clouds"):
+        error = assert_error(client.get(f"{CLOUD}/images", headers=admin), 502, "cloud_error")
+    assert error["message"] == "cloud 'default' failed to list images: the provider answered HTTP 503 (an HTML page)"
+    assert error["details"]["provider_status"] == 503
+    assert "<center>nginx</center>" in caplog.text      # the operator still sees the page
+    assert client.get(f"{CLOUD}/images", headers=admin).status_code == 200
