@@ -39,8 +39,9 @@ PARALLEL_CREATES = 8    # nodes created at once by one request
 def provider_call(cloud, operation):
     """Translate whatever a provider call raises into our errors, secrets scrubbed.
 
-    A provider's HTML error page is never the message: it says what failed and the page goes to
-    the log.
+    Messages say what failed, not where: a transport error names the endpoint's host and port
+    and a provider's HTML error page may name internal hosts, so those go to the log (scrubbed
+    like every record), and the message keeps to what an API client can act on.
     """
     what = operation.replace("_", " ")
     details = {"cloud": cloud.name, "operation": operation}
@@ -50,10 +51,12 @@ def provider_call(cloud, operation):
         raise
     except InvalidCredsError:
         raise CloudError(f"cloud {cloud.name!r} refused our credentials", {"cloud": cloud.name})
-    except (socket.timeout, TimeoutError, requests.Timeout):
+    except (socket.timeout, TimeoutError, requests.Timeout) as exc:
+        log.warning("cloud %s: %s timed out: %s", cloud.name, operation, _reason(exc))
         raise CloudTimeout(f"cloud {cloud.name!r} did not answer within {cloud.timeout:g} s", details)
     except (requests.ConnectionError, ConnectionError) as exc:
-        raise CloudError(f"cloud {cloud.name!r} could not be reached: {_reason(exc)}", details)
+        log.warning("cloud %s: %s: could not reach it: %s", cloud.name, operation, _reason(exc))
+        raise CloudError(f"cloud {cloud.name!r} could not be reached", details)
     except NotImplementedError:
         raise NotSupported(f"the {cloud.engine} driver of cloud {cloud.name!r} cannot {what}", details)
     except (ProviderError, BaseHTTPError) as exc:
@@ -61,6 +64,10 @@ def provider_call(cloud, operation):
         log.warning("cloud %s: %s failed: HTTP %s: %s", cloud.name, operation, status, _reason(exc))
         raise CloudError(f"cloud {cloud.name!r} failed to {what}: {_answer(exc, status)}",
                          {**details, "provider_status": status})
+    except requests.RequestException as exc:
+        # The connection broke off mid-answer, too many redirects...: the transport's words again.
+        log.warning("cloud %s: %s failed: %s: %s", cloud.name, operation, type(exc).__name__, _reason(exc))
+        raise CloudError(f"cloud {cloud.name!r} failed to {what}: the connection failed", details)
     except (LibcloudError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         # Drivers raise plain exceptions on answers they cannot parse: still the cloud's fault.
         log.warning("cloud %s: %s failed: %s: %s", cloud.name, operation, type(exc).__name__, _reason(exc))
