@@ -1,6 +1,7 @@
 """Job actions against real local servers and the Dummy cloud; none of our code is mocked."""
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_address, ip_network
 import json
 import socket
 import sys
@@ -17,7 +18,7 @@ from dispatcher.lib import migrate, store
 from dispatcher.lib.actions import (ACTIONS, Action, ActionFailed, RunContext, UnknownAction, get_action,
                                     known_aliases, plugin_actions, validate_action)
 from dispatcher.lib.actions.method import ConflictingMethod, methods, plugin_methods, register_method
-from dispatcher.lib.actions.network import DEFAULT_DENY, NetworkPolicy
+from dispatcher.lib.actions.network import DEFAULT_DENY, NetworkPolicy, embedded_ipv4
 from dispatcher.lib.cloud_init import prepare_cloud_environment
 from dispatcher.lib.ownership import NodeOwners
 
@@ -354,6 +355,67 @@ def test_url_a_redirect_to_another_scheme_fails(web, run):
 ])
 def test_url_link_local_and_metadata_addresses_are_refused_at_validation(farm, url):
     assert "refused" in invalid({"type": "url", "url": url}, farm)["action.url"][0]
+
+
+@pytest.mark.parametrize("host", [
+    "[::169.254.169.254]",                  # IPv4-compatible
+    "[::a9fe:a9fe]",
+    "[::ffff:a9fe:a9fe]",                   # IPv4-mapped, in hexadecimal
+    "[64:ff9b::169.254.169.254]",           # NAT64, well-known prefix
+    "[64:ff9b::a9fe:a9fe]",
+    "[64:ff9b:1::a9fe:a9fe]",               # NAT64, local-use prefix (a /96 in it)
+    "[64:ff9b:1:a9fe:a9:fe00::]",           # the same prefix, as a /48
+    "[2002:a9fe:a9fe::1]",                  # 6to4
+])
+def test_url_ipv6_spellings_of_a_denied_ipv4_address_are_refused_at_validation(farm, host):
+    message = invalid({"type": "url", "url": f"http://{host}/latest/meta-data/"}, farm)["action.url"][0]
+    assert "refused" in message and "169.254.169.254" in message
+
+
+@pytest.mark.parametrize("host", ["[::ffff:127.0.0.2]", "[::127.0.0.2]", "[64:ff9b::7f00:2]",
+                                  "[64:ff9b:1::127.0.0.2]", "[2002:7f00:2::1]"])
+def test_url_a_redirect_to_an_ipv6_spelling_of_a_denied_address_is_refused(serve, run, host):
+    web, target = serve(), serve("127.0.0.2")
+    settings = {"URL_DENY_NETWORKS": [*DEFAULT_DENY, "127.0.0.2/32"]}
+    to = f"http://{host}:{target.server_address[1]}/hello"
+    failed = failure(run, {"type": "url", "url": f"{web.url}/redirect?to={quote(to, safe='')}"}, settings=settings)
+    assert "refused" in failed.message and "127.0.0.2" in failed.message
+    assert target.seen == []
+
+
+def test_url_an_ipv4_mapped_address_is_judged_as_its_ipv4_by_the_allow_list_too(serve, run):
+    """The kernel's dual stack connects ``::ffff:127.0.0.2`` to 127.0.0.2: allowed as that address."""
+    target = serve("127.0.0.2")
+    url = f"http://[::ffff:127.0.0.2]:{target.server_address[1]}/hello"
+    assert run({"type": "url", "url": url}, settings={"URL_ALLOW_NETWORKS": ["127.0.0.2/32"]})["status"] == 200
+    assert len(target.seen) == 1
+
+
+def rfc6052(prefix, ipv4):
+    """``ipv4`` embedded in the NAT64 ``prefix`` as RFC 6052 section 2.2 lays it out, bit by bit."""
+    network = ip_network(prefix)
+    bits = format(int(network.network_address), "0128b")[:network.prefixlen]
+    for bit in format(int(ip_address(ipv4)), "032b"):
+        if len(bits) == 64:
+            bits += "0" * 8         # bits 64 to 71 are the "u" octet, always zero
+        bits += bit
+    return ip_address(int(bits.ljust(128, "0"), 2))
+
+
+@pytest.mark.parametrize("length", [48, 56, 64, 96])
+def test_every_layout_of_the_local_use_nat64_prefix_is_judged(length):
+    address = rfc6052(f"64:ff9b:1::/{length}", "169.254.169.254")
+    assert ip_address("169.254.169.254") in embedded_ipv4(address)
+    assert "169.254.0.0/16" in NetworkPolicy.from_settings({}).refusal(str(address))
+
+
+def test_ipv6_addresses_that_embed_no_ipv4_are_judged_as_themselves():
+    policy = NetworkPolicy.from_settings({"URL_DENY_NETWORKS": ["0.0.0.0/8", "127.0.0.0/8"]})
+    assert embedded_ipv4(ip_address("::1")) == embedded_ipv4(ip_address("::")) == ()
+    assert policy.refusal("::1") is None and policy.refusal("2001:db8::1") is None
+    assert embedded_ipv4(ip_address("64:ff9b::a00:1")) == (ip_address("10.0.0.1"),)
+    allow = NetworkPolicy.from_settings({"URL_ALLOW_NETWORKS": ["10.0.0.0/8"]})
+    assert allow.refusal("64:ff9b::a00:1") is None and allow.refusal("64:ff9b::c0a8:1")
 
 
 def test_url_a_host_name_resolving_to_a_denied_address_is_refused_at_validation(farm):

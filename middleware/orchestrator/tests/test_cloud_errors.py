@@ -12,7 +12,7 @@ import pytest
 
 from fakes.mimic import SIZE_ID, openstack_settings, rackspace_settings
 from fakes.mimic_behaviors import creation_behavior
-from fakes.tcp import SilentServer, closed_port
+from fakes.tcp import BrokenServer, SilentServer, closed_port
 
 CLOUD = "/api/v1/clouds/default"
 NODES = f"{CLOUD}/nodes"
@@ -85,6 +85,29 @@ def test_unreachable_cloud_is_502(make_app, admin, engine):
     assert "could not be reached" in error["message"]
     assert error["details"] == {"cloud": "default", "operation": "list_images"}
     assert SECRET not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_unreachable_cloud_keeps_its_endpoint_out_of_the_answer(make_app, caplog, engine):
+    """A normal account learns that the cloud could not be reached, not where it lives; the log says."""
+    port = closed_port()
+    app = make_app(farm={"default": unreachable(engine, port)})
+    _, _, key = app.extensions["orchestrator.accounts"].create_account("someone", "free")
+    with caplog.at_level(logging.WARNING, logger="dispatcher.lib.clouds"):
+        response = app.test_client().get(f"{CLOUD}/images", headers={"Authorization": f"Bearer {key}"})
+    error = assert_error(response, 502, "cloud_error")
+    assert error["message"] == "cloud 'default' could not be reached"
+    assert str(port) not in response.get_data(as_text=True)
+    assert str(port) in caplog.text
+
+
+def test_an_answer_broken_off_is_502_in_our_words(make_app, admin, caplog):
+    with BrokenServer() as broken, caplog.at_level(logging.WARNING, logger="dispatcher.lib.clouds"):
+        client = make_app(farm={"default": unreachable("openstack", broken.port)}).test_client()
+        response = client.get(f"{CLOUD}/images", headers=admin)
+    error = assert_error(response, 502, "cloud_error")
+    assert error["message"] == "cloud 'default' failed to list images: the connection failed"
+    assert "ChunkedEncodingError" in caplog.text
 
 
 def test_unreachable_error_carries_no_request_signature(make_app, admin):

@@ -1,7 +1,9 @@
 """One contract, every driver: the node lifecycle through our HTTP API, over each kind of peer.
 
 ``cloud_peer`` runs the same tests over the Dummy cloud, OpenStack and Rackspace (both against
-mimic), Eucalyptus (against moto's EC2) and the ``example`` entry-point plugin. The network
+mimic, whose identity is Keystone v2), OpenStack against Keystone v3 (``fakes.keystone``, with
+the settings an operator writes: an ``OS_AUTH_URL`` ending in ``/v3`` and no auth version),
+Eucalyptus (against moto's EC2) and the ``example`` entry-point plugin. The network
 peers start once per module; every test builds a fresh application over them.
 
 The contract, as these tests state it:
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from fakes.keystone import IMAGE_ID as KEYSTONE_IMAGE, FakeOpenStack
 from fakes.mimic import SIZE_ID as MIMIC_SIZE, openstack_settings, rackspace_settings
 from fakes.moto_ec2 import running_moto_ec2
 from fakes.tcp import SilentServer
@@ -56,13 +59,20 @@ def moto_ec2():
         yield settings
 
 
+@pytest.fixture(scope="module")
+def keystone_v3():
+    with FakeOpenStack() as cloud:
+        yield cloud
+
+
 @pytest.fixture(scope="module", params=[
-    "dummy", "openstack", "rackspace",
+    "dummy", "openstack", "openstack-keystone-v3", "rackspace",
     "eucalyptus",
     "example",
 ])
 def cloud_peer(request):
-    """The peer under test; mimic and moto start on first use and stop with the module."""
+    """The peer under test; mimic, moto and the Keystone v3 cloud start on first use and stop with
+    the module."""
     kind = request.param
     if kind == "dummy":
         return Peer(kind, {"ENGINE": "dummy", "EXTRA_PARAMS": {}}, "DummyDriver", size="1", image="1",
@@ -73,6 +83,9 @@ def cloud_peer(request):
     if kind == "openstack":
         return Peer(kind, openstack_settings(request.getfixturevalue("mimic").port), "OpenStackDriver",
                     size=MIMIC_SIZE)
+    if kind == "openstack-keystone-v3":
+        return Peer(kind, request.getfixturevalue("keystone_v3").settings(), "OpenStackDriver", size="1",
+                    image=KEYSTONE_IMAGE, local=True)
     if kind == "rackspace":
         return Peer(kind, rackspace_settings(request.getfixturevalue("mimic").port), "RackspaceDriver",
                     size=MIMIC_SIZE)

@@ -37,40 +37,63 @@ PARALLEL_CREATES = 8    # nodes created at once by one request
 
 @contextmanager
 def provider_call(cloud, operation):
-    """Translate whatever a provider call raises into our errors, secrets scrubbed."""
+    """Translate whatever a provider call raises into our errors, secrets scrubbed.
+
+    Messages say what failed, not where: a transport error names the endpoint's host and port
+    and a provider's HTML error page may name internal hosts, so those go to the log (scrubbed
+    like every record), and the message keeps to what an API client can act on.
+    """
+    what = operation.replace("_", " ")
+    details = {"cloud": cloud.name, "operation": operation}
     try:
         yield
     except DispatcherError:
         raise
     except InvalidCredsError:
         raise CloudError(f"cloud {cloud.name!r} refused our credentials", {"cloud": cloud.name})
-    except (socket.timeout, TimeoutError, requests.Timeout):
-        raise CloudTimeout(f"cloud {cloud.name!r} did not answer within {cloud.timeout:g} s",
-                           {"cloud": cloud.name, "operation": operation})
+    except (socket.timeout, TimeoutError, requests.Timeout) as exc:
+        log.warning("cloud %s: %s timed out: %s", cloud.name, operation, _reason(exc))
+        raise CloudTimeout(f"cloud {cloud.name!r} did not answer within {cloud.timeout:g} s", details)
     except (requests.ConnectionError, ConnectionError) as exc:
-        raise CloudError(f"cloud {cloud.name!r} could not be reached: {_reason(exc)}",
-                         {"cloud": cloud.name, "operation": operation})
+        log.warning("cloud %s: %s: could not reach it: %s", cloud.name, operation, _reason(exc))
+        raise CloudError(f"cloud {cloud.name!r} could not be reached", details)
     except NotImplementedError:
-        raise NotSupported(f"the {cloud.engine} driver of cloud {cloud.name!r} cannot {operation.replace('_', ' ')}",
-                           {"cloud": cloud.name, "operation": operation})
+        raise NotSupported(f"the {cloud.engine} driver of cloud {cloud.name!r} cannot {what}", details)
     except (ProviderError, BaseHTTPError) as exc:
         status = getattr(exc, "http_code", None) or getattr(exc, "code", None)
-        raise CloudError(f"cloud {cloud.name!r} failed to {operation.replace('_', ' ')}: {_reason(exc)}",
-                         {"cloud": cloud.name, "operation": operation, "provider_status": status})
+        log.warning("cloud %s: %s failed: HTTP %s: %s", cloud.name, operation, status, _reason(exc))
+        raise CloudError(f"cloud {cloud.name!r} failed to {what}: {_answer(exc, status)}",
+                         {**details, "provider_status": status})
+    except requests.RequestException as exc:
+        # The connection broke off mid-answer, too many redirects...: the transport's words again.
+        log.warning("cloud %s: %s failed: %s: %s", cloud.name, operation, type(exc).__name__, _reason(exc))
+        raise CloudError(f"cloud {cloud.name!r} failed to {what}: the connection failed", details)
     except (LibcloudError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         # Drivers raise plain exceptions on answers they cannot parse: still the cloud's fault.
         log.warning("cloud %s: %s failed: %s: %s", cloud.name, operation, type(exc).__name__, _reason(exc))
-        raise CloudError(f"cloud {cloud.name!r} failed to {operation.replace('_', ' ')}: {_reason(exc)}",
-                         {"cloud": cloud.name, "operation": operation})
+        raise CloudError(f"cloud {cloud.name!r} failed to {what}: {_answer(exc)}", details)
 
 
 _QUERY = re.compile(r"\?[^\s'\"()]*")
+_HTML = re.compile(r"<\s*(!doctype\s+html|html|head|body|title)\b", re.I)
 
 
 def _reason(exc):
     text = str(getattr(exc, "value", None) or exc) or type(exc).__name__
     # Request URLs in transport errors carry signatures and keys (EC2: AWSAccessKeyId, Signature).
     return secrets.redact(_QUERY.sub("?[query removed]", text))[:500]
+
+
+def _answer(exc, status=None):
+    """What the provider said, for the message: its own words, but never an HTML page.
+
+    An HTML page is a proxy's or a web framework's error page (a wrong URL, an outage): its
+    markup tells an API client nothing, and the log has it already.
+    """
+    reason = _reason(exc)
+    if not _HTML.search(reason):
+        return reason
+    return f"the provider answered HTTP {status} (an HTML page)" if status else "the provider answered an HTML page"
 
 
 class Cloud:

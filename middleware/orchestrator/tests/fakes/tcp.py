@@ -3,7 +3,8 @@
 :class:`SilentServer` accepts every connection and never sends a byte: a cloud endpoint
 pointed at it makes the HTTP client wait for an answer until its timeout (the 504 path), and a
 node ping aimed at it finds the port open. :func:`closed_port` gives a port nobody listens on
-(connection refused: the "could not be reached" path).
+(connection refused: the "could not be reached" path). :class:`BrokenServer` starts an answer
+and hangs up in the middle of it.
 """
 import socket
 import threading
@@ -47,6 +48,28 @@ class SilentServer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class BrokenServer(SilentServer):
+    """Answers every connection with the first bytes of a chunked HTTP answer, then hangs up."""
+
+    ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"5\r\n{\"a\":")
+
+    def _serve(self):
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.accepted += 1
+            with conn:
+                conn.settimeout(5)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(self.ANSWER)
+                except OSError:
+                    pass
 
 
 def closed_port():

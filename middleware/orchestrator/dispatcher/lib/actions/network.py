@@ -4,7 +4,15 @@ Policy: an address is refused when it lies in a ``URL_DENY_NETWORKS`` network, o
 ``URL_ALLOW_NETWORKS`` is non-empty and it lies in none of those networks. Deny always wins over
 allow; an empty allow list means "everything not denied". By default only link-local and cloud
 metadata addresses are denied (private ranges and loopback are allowed: the service often runs
-next to what it calls). An IPv4-mapped IPv6 address (``::ffff:a.b.c.d``) is judged as its IPv4.
+next to what it calls).
+
+An IPv6 address that stands for an IPv4 address reaches that IPv4 host (through the kernel's
+dual stack, a NAT64 gateway or a 6to4 relay), so it is judged as that IPv4 address too: IPv4-mapped
+``::ffff:a.b.c.d``, IPv4-compatible ``::a.b.c.d``, NAT64 ``64:ff9b::a.b.c.d`` (RFC 6052) and
+the local-use ``64:ff9b:1::/48`` (RFC 8215), 6to4 ``2002:aabb:ccdd::/48``. It is refused when
+any of its forms is denied, and, under an allow list, permitted when it is allowed as written or
+every IPv4 address it may stand for is. In the local-use NAT64 prefix the network picks where
+the IPv4 bits sit (RFC 6052 prefix lengths 48 to 96), so every placement counts.
 
 Enforcement: :class:`GuardedAdapter` makes requests connect through connection classes whose
 ``_new_conn`` resolves the host itself, refuses the whole target if *any* resolved address is
@@ -14,7 +22,7 @@ certificate and sends SNI for the host name, since urllib3 takes those from ``co
 is left alone. Every connection, hence every redirect hop, goes through the same check.
 """
 from dataclasses import dataclass
-from ipaddress import ip_address, ip_network
+from ipaddress import IPv4Address, ip_address, ip_network
 import socket
 import sys
 import threading
@@ -29,6 +37,9 @@ from dispatcher.errors import SettingsError
 
 DEFAULT_DENY = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
 DEFAULT_ALLOW = ()
+NAT64 = ip_network("64:ff9b::/96")                 # RFC 6052 well-known prefix
+NAT64_LOCAL_USE = ip_network("64:ff9b:1::/48")     # RFC 8215
+IPV4_COMPATIBLE = ip_network("::/96")              # RFC 4291, deprecated but still parsed
 
 
 class AddressRefused(ValueError):
@@ -59,10 +70,26 @@ def _networks(settings, key, default):
 
 
 def _address(value):
-    ip = ip_address(str(value).split("%", 1)[0])     # drop an IPv6 zone ("fe80::1%eth0")
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip
+    return ip_address(str(value).split("%", 1)[0])     # drop an IPv6 zone ("fe80::1%eth0")
+
+
+def embedded_ipv4(ip):
+    """The IPv4 addresses an IPv6 address may stand for, in a tuple; empty for any other address."""
+    if ip.version == 4:
+        return ()
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    packed = ip.packed
+    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):     # not "::" nor "::1" (loopback)
+        return (IPv4Address(packed[12:]),)
+    if ip in NAT64_LOCAL_USE:
+        # RFC 6052 layouts for prefixes of 48, 56, 64 and 96 bits; bits 64-71 are always zero
+        # and never carry the address, hence dropped before slicing.
+        octets = packed[:8] + packed[9:]
+        return tuple(dict.fromkeys(IPv4Address(octets[start:start + 4]) for start in (6, 7, 8, 11)))
+    return ()
 
 
 @dataclass(frozen=True)
@@ -81,12 +108,17 @@ class NetworkPolicy:
     def refusal(self, address):
         """Why ``address`` is refused, or None when it is permitted."""
         ip = _address(address)
-        for network in self.deny:
-            if ip in network:
-                return f"in the denied network {network}"
-        if self.allow and not any(ip in network for network in self.allow):
+        embedded = embedded_ipv4(ip)
+        for form in (ip, *embedded):
+            for network in self.deny:
+                if form in network:
+                    return f"in the denied network {network}" + (f" (as {form})" if form is not ip else "")
+        if self.allow and not (self._allowed(ip) or (embedded and all(map(self._allowed, embedded)))):
             return "outside the allowed networks"
         return None
+
+    def _allowed(self, ip):
+        return any(ip in network for network in self.allow)
 
     def check(self, host, addresses):
         """Raise :class:`AddressRefused` unless every one of ``addresses`` is permitted."""
