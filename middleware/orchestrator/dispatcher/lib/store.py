@@ -70,9 +70,12 @@ runs = Table(
     Column("finished_at", Float, nullable=True),
     Column("result", Text, nullable=True),
     Column("error", Text, nullable=True),
+    Column("holder", String(64), nullable=True),    # the scheduler or worker running it
     # The claim: one run per job per scheduled time, whoever tries to make a second.
     UniqueConstraint("job_id", "scheduled_for", name="uq_run_job_time"),
     Index("ix_runs_job_submitted", "job_id", "submitted_at"),
+    Index("ix_runs_account_submitted", "account_id", "submitted_at"),
+    Index("ix_runs_submitted", "submitted_at"),
 )
 
 run_events = Table(
@@ -110,6 +113,14 @@ dummy_clouds = Table(
     "dummy_clouds", metadata,
     Column("cloud", String(64), primary_key=True),     # present once its initial nodes were made
     Column("created_at", Float, nullable=False),
+)
+
+# Schedulers and workers that run runs say they are alive; the reaper fails the runs of those
+# that stopped saying so.
+workers = Table(
+    "workers", metadata,
+    Column("holder", String(64), primary_key=True),
+    Column("seen_at", Float, nullable=False),
 )
 
 rate_limits = Table(

@@ -1,0 +1,192 @@
+"""The data store: every query of jobs, runs, events, leases and rate-limit counts.
+
+In the spirit of APScheduler 4's ``DataStore``: the scheduler, the API's services and the
+workers say *what* they need (acquire the due jobs, record claimed occurrences, move runs
+through their states, extend and release a lease, reap abandoned runs) and the store says how
+in its engine's dialect. :class:`~dispatcher.lib.datastore.sqlalchemy.SQLAlchemyDataStore`
+implements it over SQLite and PostgreSQL; one contract suite (``tests/test_datastore.py``) runs
+over both.
+
+Rows cross this boundary as plain dicts with the columns of :mod:`dispatcher.lib.store`.
+Methods scoped to a caller take ``scope``: an object with ``account_id`` and ``is_admin``
+(the administrator sees every account's rows, others their own).
+
+Several steps that must commit together run in one :meth:`DataStore.transaction`, which
+yields a :class:`Transaction` with the scheduling steps bound to one database transaction.
+"""
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What ``GET /runs`` narrows the list to; None means any."""
+
+    status: str | None = None
+    job_id: str | None = None
+    since: float | None = None      # scheduled at or after (epoch seconds)
+    until: float | None = None      # scheduled before
+
+
+class Transaction(ABC):
+    """The scheduling steps, bound to one database transaction."""
+
+    @abstractmethod
+    def acquire_due_jobs(self, horizon, limit):
+        """Jobs that are not paused and fire at or before ``horizon``, soonest first; on
+        PostgreSQL locked for this transaction and skipped by other schedulers."""
+
+    @abstractmethod
+    def add_runs(self, runs, now):
+        """Insert claimed occurrences; a (job, scheduled time) already claimed is skipped, not an
+        error. Records each inserted run's events; returns the ids inserted."""
+
+    @abstractmethod
+    def move_jobs(self, moves):
+        """``[{"jid", "old", "nxt"}]``: set a job's next fire time, if it still is ``old``."""
+
+    @abstractmethod
+    def drop_jobs(self, drops):
+        """``[{"jid", "old"}]``: remove a job that has no occurrence left, if still at ``old``."""
+
+    @abstractmethod
+    def submitted_runs(self, now, limit):
+        """Runs still Submitted whose scheduled time has come, oldest first."""
+
+    @abstractmethod
+    def transition_runs(self, decisions, now, holder=None):
+        """``[(run, status, message)]``: move each run out of Submitted (to Running or Missed),
+        only if it is still Submitted, the Running ones held by ``holder``; records the
+        events; returns the ids moved."""
+
+    @abstractmethod
+    def finish_runs(self, outcomes):
+        """``[(run_id, status, at, result, error)]``: record finished runs and their events."""
+
+    @abstractmethod
+    def add_events(self, events):
+        """``[{"run_id", "status", "at", "message"}]``: record events of runs."""
+
+    @abstractmethod
+    def next_fire_time(self):
+        """When the soonest job that is not paused fires next (None: none does)."""
+
+    @abstractmethod
+    def purge_runs(self, before):
+        """Delete runs finished before ``before`` and their events."""
+
+
+class DataStore(ABC):
+    """Persistence of jobs, runs, events, leases and rate-limit counts."""
+
+    # -- transactions -----------------------------------------------------------------
+    @abstractmethod
+    def transaction(self):
+        """A context manager yielding a :class:`Transaction`, committed on a clean exit."""
+
+    # -- jobs -------------------------------------------------------------------------
+    @abstractmethod
+    def count_jobs(self, account_id):
+        """How many jobs the account holds."""
+
+    @abstractmethod
+    def add_job(self, row, check_quota):
+        """Insert a job; ``check_quota(jobs held)`` runs while the account is locked, so two
+        concurrent requests cannot both pass it."""
+
+    @abstractmethod
+    def get_job(self, scope, job_id):
+        """The job, or :class:`~dispatcher.errors.NotFound` (another account's job too)."""
+
+    @abstractmethod
+    def list_jobs(self, scope, group=None):
+        """The jobs in the order they were made, optionally of one group."""
+
+    @abstractmethod
+    def update_job(self, scope, job_id, changes):
+        """Apply ``changes(row) -> values`` to the job in one transaction; returns the new row."""
+
+    @abstractmethod
+    def delete_job(self, scope, job_id):
+        """Delete the job (its runs stay); :class:`NotFound` if there is none."""
+
+    @abstractmethod
+    def groups(self, scope):
+        """``[(group, jobs)]`` in name order."""
+
+    @abstractmethod
+    def replace_group(self, account_id, group, target, rows, replace, check_quota):
+        """Replace the account's jobs of ``group`` (and of ``target``) by ``rows``, all or
+        nothing; a ``target`` that holds jobs is a :class:`Conflict` unless ``replace``."""
+
+    @abstractmethod
+    def delete_group(self, scope, group):
+        """Delete the group's jobs; returns how many (0: no such group)."""
+
+    # -- runs -------------------------------------------------------------------------
+    @abstractmethod
+    def submit_run(self, scope, job_id, make_run, message):
+        """Insert a Submitted run made by ``make_run(job row)``, with its first event."""
+
+    @abstractmethod
+    def get_run(self, scope, run_id):
+        """``(run, events)``, or :class:`NotFound`."""
+
+    @abstractmethod
+    def list_runs(self, scope, filters, limit, offset):
+        """``(runs, total)`` matching ``filters`` (a :class:`RunFilter`), newest first."""
+
+    @abstractmethod
+    def runs_of_job(self, scope, job_id, limit, offset):
+        """``(runs, total)`` of one job, newest first; :class:`NotFound` when neither the job
+        nor any run of it is the caller's."""
+
+    @abstractmethod
+    def start_run(self, run_id, now, message=None, holder=None):
+        """Move one run from Submitted to Running, only if it still is Submitted; ``holder``
+        names who runs it. Returns the run, or None when someone else moved it first."""
+
+    @abstractmethod
+    def heartbeat(self, holder, now):
+        """Say that ``holder`` (a worker) is alive and still running its runs."""
+
+    @abstractmethod
+    def reap_abandoned(self, now, grace, holders=None):
+        """Record Failed ("interrupted") the Running runs whose holder is gone: with
+        ``holders``, those held by one of them; otherwise those whose holder's last heartbeat
+        is older than ``grace`` seconds. Returns the ids."""
+
+    # -- leases -----------------------------------------------------------------------
+    @abstractmethod
+    def acquire_lease(self, name, holder, seconds, now):
+        """Take or extend the lease ``name`` for ``seconds``; True when ``holder`` holds it."""
+
+    @abstractmethod
+    def release_lease(self, name, holder):
+        """Give the lease up, if ``holder`` holds it."""
+
+    @abstractmethod
+    def lease_holder(self, name, now):
+        """Who holds the lease now (None: nobody)."""
+
+    # -- rate-limit counts ------------------------------------------------------------
+    @abstractmethod
+    def incr_limits(self, counts, now):
+        """``{key: (amount, expiry seconds)}``: add to fixed-window counts (a lapsed window
+        starts again); returns ``{key: count}``."""
+
+    @abstractmethod
+    def get_limit(self, key, now):
+        """The live count of ``key`` (0 when its window lapsed)."""
+
+    @abstractmethod
+    def limit_expiry(self, key, now):
+        """When the window of ``key`` ends (``now`` when there is none)."""
+
+    @abstractmethod
+    def clear_limits(self, key=None):
+        """Forget one key's count, or every count; returns how many were forgotten."""
+
+    @abstractmethod
+    def ping(self):
+        """Raise unless the store answers."""

@@ -1,0 +1,383 @@
+"""The data store over SQLAlchemy Core: SQLite (the embedded default) and PostgreSQL.
+
+The dialects differ in three places, each said where it happens: the INSERT that can skip or
+update a row that exists (``ON CONFLICT``), locking the due jobs of a claim (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL; SQLite has one writer at a time anyway), and how an account is locked
+for a quota check (a no-op write takes its row's lock, or SQLite's database lock).
+"""
+from contextlib import contextmanager
+import json
+import random
+
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, true, update
+
+from dispatcher.errors import Conflict, NotFound
+from dispatcher.lib import store
+from dispatcher.lib.datastore.base import DataStore, Transaction
+
+SUBMITTED, RUNNING, FAILED = "Submitted", "Running", "Failed"
+INTERRUPTED = "interrupted"
+
+
+def _scope(table, scope):
+    return true() if scope.is_admin else table.c.account_id == scope.account_id
+
+
+def _chunks(items, size=500):
+    """SQLite takes at most a few hundred bound values in one IN."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class SQLAlchemyTransaction(Transaction):
+    """The scheduling steps on one connection inside one transaction."""
+
+    # Statements built once: the loop runs them for thousands of rows a second.
+    _move_job = (update(store.jobs).where(store.jobs.c.id == bindparam("jid"),
+                                          store.jobs.c.next_run_at == bindparam("old"))
+                 .values(next_run_at=bindparam("nxt")))
+    _drop_job = delete(store.jobs).where(store.jobs.c.id == bindparam("jid"),
+                                         store.jobs.c.next_run_at == bindparam("old"))
+    # Bound names differ from the column names, which SQLAlchemy reserves for SET.
+    _transition = (update(store.runs).where(store.runs.c.id == bindparam("rid"), store.runs.c.status == SUBMITTED)
+                   .values(status=bindparam("b_status"), started_at=bindparam("b_started"),
+                           finished_at=bindparam("b_finished"), error=bindparam("b_error"),
+                           holder=bindparam("b_holder")))
+    _finish = (update(store.runs).where(store.runs.c.id == bindparam("rid"))
+               .values(status=bindparam("b_status"), finished_at=bindparam("at"), result=bindparam("b_result"),
+                       error=bindparam("b_error")))
+
+    def __init__(self, datastore, conn):
+        self.datastore = datastore
+        self.conn = conn
+
+    def acquire_due_jobs(self, horizon, limit):
+        jobs = store.jobs
+        query = (select(jobs).where(jobs.c.paused.is_(False), jobs.c.next_run_at <= horizon)
+                 .order_by(jobs.c.next_run_at).limit(limit))
+        if self.datastore.postgresql:
+            query = query.with_for_update(skip_locked=True)
+        return self.conn.execute(query).mappings().all()
+
+    def add_runs(self, runs, now):
+        if not runs:
+            return set()
+        self.conn.execute(self.datastore.claim_runs, runs)
+        claimed = self._existing([r["id"] for r in runs])
+        events = []
+        for run in runs:
+            if run["id"] in claimed:
+                events.append({"run_id": run["id"], "status": SUBMITTED, "at": now, "message": None})
+                if run["status"] != SUBMITTED:
+                    events.append({"run_id": run["id"], "status": run["status"], "at": now, "message": run["error"]})
+        self.add_events(events)
+        return claimed
+
+    def _existing(self, run_ids, extra=None):
+        runs, found = store.runs, set()
+        for chunk in _chunks(run_ids):
+            query = select(runs.c.id).where(runs.c.id.in_(chunk))
+            if extra is not None:
+                query = query.where(extra)
+            found.update(self.conn.execute(query).scalars())
+        return found
+
+    def move_jobs(self, moves):
+        if moves:
+            self.conn.execute(self._move_job, moves)
+
+    def drop_jobs(self, drops):
+        if drops:
+            self.conn.execute(self._drop_job, drops)
+
+    def submitted_runs(self, now, limit):
+        runs = store.runs
+        return self.conn.execute(select(runs).where(runs.c.status == SUBMITTED, runs.c.scheduled_for <= now)
+                                 .order_by(runs.c.scheduled_for).limit(limit)).mappings().all()
+
+    def transition_runs(self, decisions, now, holder=None):
+        if not decisions:
+            return set()
+        self.conn.execute(self._transition, [
+            {"rid": run["id"], "b_status": status, "b_started": now if status == RUNNING else None,
+             "b_finished": None if status == RUNNING else now, "b_error": message,
+             "b_holder": holder if status == RUNNING else None}
+            for run, status, message in decisions])
+        # Moved by this call: recognised by this call's own timestamp.
+        runs = store.runs
+        moved = self._existing([run["id"] for run, _, _ in decisions],
+                               or_(runs.c.started_at == now, runs.c.finished_at == now))
+        self.add_events([{"run_id": run["id"], "status": status, "at": now, "message": message}
+                         for run, status, message in decisions if run["id"] in moved])
+        return moved
+
+    def finish_runs(self, outcomes):
+        if not outcomes:
+            return
+        self.conn.execute(self._finish, [
+            {"rid": run_id, "at": at, "b_status": status, "b_error": error,
+             "b_result": json.dumps(result) if result is not None else None}
+            for run_id, status, at, result, error in outcomes])
+        self.add_events([{"run_id": run_id, "status": status, "at": at, "message": error}
+                         for run_id, status, at, result, error in outcomes])
+
+    def add_events(self, events):
+        if events:
+            self.conn.execute(insert(store.run_events), events)
+
+    def next_fire_time(self):
+        jobs = store.jobs
+        return self.conn.execute(select(jobs.c.next_run_at).where(
+            jobs.c.paused.is_(False), jobs.c.next_run_at.is_not(None)).order_by(jobs.c.next_run_at).limit(1)).scalar()
+
+    def purge_runs(self, before):
+        runs, events = store.runs, store.run_events
+        old = select(runs.c.id).where(runs.c.finished_at.is_not(None), runs.c.finished_at < before)
+        self.conn.execute(delete(events).where(events.c.run_id.in_(old)))
+        self.conn.execute(delete(runs).where(runs.c.finished_at.is_not(None), runs.c.finished_at < before))
+
+
+class SQLAlchemyDataStore(DataStore):
+    """Jobs, runs, events, leases and limits in the tables of :mod:`dispatcher.lib.store`."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.postgresql = engine.dialect.name == "postgresql"
+        self.insert = store.insert_for(engine)
+        self.claim_runs = self.insert(store.runs).on_conflict_do_nothing(index_elements=["job_id", "scheduled_for"])
+
+    @contextmanager
+    def transaction(self):
+        with self.engine.begin() as conn:
+            yield SQLAlchemyTransaction(self, conn)
+
+    # -- jobs -------------------------------------------------------------------------
+    @staticmethod
+    def _lock_account(conn, account_id):
+        # A no-op write takes the account's row lock (PostgreSQL) or the database's (SQLite).
+        conn.execute(update(store.accounts).where(store.accounts.c.id == account_id)
+                     .values(plan=store.accounts.c.plan))
+
+    @staticmethod
+    def _count(conn, account_id):
+        return conn.execute(select(func.count()).select_from(store.jobs)
+                            .where(store.jobs.c.account_id == account_id)).scalar()
+
+    def count_jobs(self, account_id):
+        with self.engine.connect() as conn:
+            return self._count(conn, account_id)
+
+    def add_job(self, row, check_quota):
+        with self.engine.begin() as conn:
+            self._lock_account(conn, row["account_id"])
+            check_quota(self._count(conn, row["account_id"]))
+            conn.execute(insert(store.jobs).values(**row))
+        return row
+
+    @staticmethod
+    def _job(conn, scope, job_id):
+        row = conn.execute(select(store.jobs).where(store.jobs.c.id == job_id, _scope(store.jobs, scope))
+                           ).mappings().first()
+        if row is None:
+            raise NotFound(f"no job {job_id!r}", {"job": job_id})
+        return row
+
+    def get_job(self, scope, job_id):
+        with self.engine.connect() as conn:
+            return self._job(conn, scope, job_id)
+
+    def list_jobs(self, scope, group=None):
+        jobs = store.jobs
+        query = select(jobs).where(_scope(jobs, scope)).order_by(jobs.c.created_at, jobs.c.id)
+        if group is not None:
+            query = query.where(jobs.c.group == group)
+        with self.engine.connect() as conn:
+            return conn.execute(query).mappings().all()
+
+    def update_job(self, scope, job_id, changes):
+        with self.engine.begin() as conn:
+            row = self._job(conn, scope, job_id)
+            conn.execute(update(store.jobs).where(store.jobs.c.id == job_id).values(**changes(row)))
+            return self._job(conn, scope, job_id)
+
+    def delete_job(self, scope, job_id):
+        with self.engine.begin() as conn:
+            self._job(conn, scope, job_id)
+            conn.execute(delete(store.jobs).where(store.jobs.c.id == job_id))
+
+    def groups(self, scope):
+        jobs = store.jobs
+        query = (select(jobs.c.group, func.count()).where(jobs.c.group.is_not(None), _scope(jobs, scope))
+                 .group_by(jobs.c.group).order_by(jobs.c.group))
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
+    def replace_group(self, account_id, group, target, rows, replace, check_quota):
+        jobs = store.jobs
+        mine = and_(jobs.c.account_id == account_id, jobs.c.group.in_({group, target}))
+        with self.engine.begin() as conn:
+            self._lock_account(conn, account_id)
+            if target != group and not replace:
+                taken = conn.execute(select(func.count()).select_from(jobs).where(
+                    jobs.c.account_id == account_id, jobs.c.group == target)).scalar()
+                if taken:
+                    raise Conflict(f"group {target!r} exists already with {taken} jobs; send \"replace\": true "
+                                   f"to replace them", {"group": target, "jobs": taken})
+            replaced = conn.execute(select(func.count()).select_from(jobs).where(mine)).scalar()
+            check_quota(self._count(conn, account_id) - replaced)
+            conn.execute(delete(jobs).where(mine))
+            if rows:
+                conn.execute(insert(jobs), rows)
+        return rows
+
+    def delete_group(self, scope, group):
+        jobs = store.jobs
+        with self.engine.begin() as conn:
+            return conn.execute(delete(jobs).where(jobs.c.group == group, _scope(jobs, scope))).rowcount
+
+    # -- runs -------------------------------------------------------------------------
+    def submit_run(self, scope, job_id, make_run, message):
+        with self.engine.begin() as conn:
+            run = make_run(self._job(conn, scope, job_id))
+            conn.execute(insert(store.runs).values(**run))
+            conn.execute(insert(store.run_events).values(run_id=run["id"], status=SUBMITTED,
+                                                         at=run["submitted_at"], message=message))
+        return run
+
+    def get_run(self, scope, run_id):
+        runs, events = store.runs, store.run_events
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id, _scope(runs, scope))).mappings().first()
+            if row is None:
+                raise NotFound(f"no run {run_id!r}", {"run": run_id})
+            found = conn.execute(select(events).where(events.c.run_id == run_id)
+                                 .order_by(events.c.at, events.c.id)).mappings().all()
+        return row, found
+
+    def _page(self, conn, where, limit, offset):
+        runs = store.runs
+        total = conn.execute(select(func.count()).select_from(runs).where(where)).scalar()
+        rows = conn.execute(select(runs).where(where).order_by(runs.c.submitted_at.desc(), runs.c.id)
+                            .limit(limit).offset(offset)).mappings().all()
+        return rows, total
+
+    def list_runs(self, scope, filters, limit, offset):
+        runs = store.runs
+        where = [_scope(runs, scope)]
+        if filters.status is not None:
+            where.append(runs.c.status == filters.status)
+        if filters.job_id is not None:
+            where.append(runs.c.job_id == filters.job_id)
+        if filters.since is not None:
+            where.append(runs.c.scheduled_for >= filters.since)
+        if filters.until is not None:
+            where.append(runs.c.scheduled_for < filters.until)
+        with self.engine.connect() as conn:
+            return self._page(conn, and_(*where), limit, offset)
+
+    def runs_of_job(self, scope, job_id, limit, offset):
+        runs, jobs = store.runs, store.jobs
+        with self.engine.connect() as conn:
+            exists = conn.execute(select(func.count()).select_from(jobs).where(
+                jobs.c.id == job_id, _scope(jobs, scope))).scalar()
+            rows, total = self._page(conn, and_(runs.c.job_id == job_id, _scope(runs, scope)), limit, offset)
+        if not exists and not total:
+            raise NotFound(f"no job {job_id!r}", {"job": job_id})
+        return rows, total
+
+    def start_run(self, run_id, now, message=None, holder=None):
+        runs = store.runs
+        with self.engine.begin() as conn:
+            moved = conn.execute(update(runs).where(runs.c.id == run_id, runs.c.status == SUBMITTED)
+                                 .values(status=RUNNING, started_at=now, holder=holder)).rowcount
+            if not moved:
+                return None
+            conn.execute(insert(store.run_events).values(run_id=run_id, status=RUNNING, at=now, message=message))
+            return conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+
+    def heartbeat(self, holder, now):
+        workers = store.workers
+        stmt = self.insert(workers).values(holder=holder, seen_at=now)
+        with self.engine.begin() as conn:
+            conn.execute(stmt.on_conflict_do_update(index_elements=["holder"], set_={"seen_at": stmt.excluded.seen_at}))
+            if random.random() < 0.01:  # now and then, forget holders gone for a day
+                conn.execute(delete(workers).where(workers.c.seen_at < now - 86400))
+
+    def reap_abandoned(self, now, grace, holders=None):
+        runs, workers = store.runs, store.workers
+        if holders is not None:
+            gone = runs.c.holder.in_(list(holders))
+        else:
+            alive = select(workers.c.holder).where(workers.c.seen_at >= now - grace)
+            gone = or_(runs.c.holder.is_(None), runs.c.holder.not_in(alive))
+        with self.engine.begin() as conn:
+            stale = conn.execute(select(runs.c.id).where(runs.c.status == RUNNING, gone)).scalars().all()
+            for chunk in _chunks(stale):
+                conn.execute(update(runs).where(runs.c.id.in_(chunk), runs.c.status == RUNNING)
+                             .values(status=FAILED, finished_at=now, error=INTERRUPTED))
+            SQLAlchemyTransaction(self, conn).add_events([
+                {"run_id": run_id, "status": FAILED, "at": now,
+                 "message": "interrupted: the process running it stopped"} for run_id in stale])
+        return stale
+
+    # -- leases -----------------------------------------------------------------------
+    def acquire_lease(self, name, holder, seconds, now):
+        leases = store.leases
+        expires = now + seconds
+        stmt = self.insert(leases).values(name=name, holder=holder, expires_at=expires)
+        # Taken when free, lapsed or already ours; a live lease of another holder stays.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
+            where=or_(leases.c.holder == holder, leases.c.expires_at < now))
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+            return conn.execute(select(leases.c.holder).where(leases.c.name == name)).scalar() == holder
+
+    def release_lease(self, name, holder):
+        leases = store.leases
+        with self.engine.begin() as conn:
+            conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
+
+    def lease_holder(self, name, now):
+        leases = store.leases
+        with self.engine.connect() as conn:
+            return conn.execute(select(leases.c.holder).where(leases.c.name == name, leases.c.expires_at >= now)).scalar()
+
+    # -- rate-limit counts ------------------------------------------------------------
+    def incr_limits(self, counts, now):
+        table = store.rate_limits
+        found = {}
+        with self.engine.begin() as conn:
+            for key, (amount, expiry) in sorted(counts.items()):  # one lock order for every writer
+                stmt = self.insert(table).values(key=key, count=amount, expires_at=now + expiry)
+                lapsed = table.c.expires_at <= now
+                stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
+                    # A lapsed window starts again with these requests; a live one counts them.
+                    "count": case((lapsed, amount), else_=table.c.count + amount),
+                    "expires_at": case((lapsed, now + expiry), else_=table.c.expires_at),
+                }).returning(table.c.count)
+                found[key] = conn.execute(stmt).scalar()
+            if random.random() < 0.001:  # now and then, forget windows long gone
+                conn.execute(delete(table).where(table.c.expires_at < now - 3600))
+        return found
+
+    def get_limit(self, key, now):
+        table = store.rate_limits
+        with self.engine.connect() as conn:
+            return conn.execute(select(table.c.count).where(table.c.key == key, table.c.expires_at > now)).scalar() or 0
+
+    def limit_expiry(self, key, now):
+        table = store.rate_limits
+        with self.engine.connect() as conn:
+            return conn.execute(select(table.c.expires_at).where(table.c.key == key)).scalar() or now
+
+    def clear_limits(self, key=None):
+        table = store.rate_limits
+        with self.engine.begin() as conn:
+            query = delete(table) if key is None else delete(table).where(table.c.key == key)
+            return conn.execute(query).rowcount
+
+    def ping(self):
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
