@@ -11,6 +11,7 @@ from flask_limiter import Limiter
 from dispatcher.api import accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes, runs
 from dispatcher.api.jsonio import OrjsonProvider
 from dispatcher.config import load_config
+from dispatcher.errors import SettingsError
 from dispatcher.lib import ratelimit, store
 from dispatcher.lib.accounts import Accounts, check_plans
 from dispatcher.lib.actions import RunContext
@@ -43,12 +44,16 @@ def create_app(settings=None):
     NetworkPolicy.from_settings(config)  # a bad URL_*_NETWORKS stops the start, not each run
     farm = prepare_cloud_environment(config)
 
-    app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
+    try:
+        app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
+    except ValueError as exc:  # a relative path
+        raise SettingsError(f"INSTANCE_PATH {config['INSTANCE_PATH']!r}: {exc}") from None
     app.config.update(config)
     app.json = OrjsonProvider(app)
 
-    engine = store.make_engine(config.get("DATABASE_URL") or store.default_url(app.instance_path))
-    store.create_schema(engine)
+    setting = "DATABASE_URL" if config.get("DATABASE_URL") else "the default store"
+    engine = store.make_engine(config.get("DATABASE_URL") or store.default_url(app.instance_path), setting)
+    store.create_schema(engine, setting=setting)
     accounts = Accounts(engine, config["PLANS"], config["ADMIN_PLAN"], config["AUTH_CACHE_SECONDS"])
     secrets.add(config.get("ORCHESTRATOR_ADMIN_KEY"))
     generated = accounts.bootstrap_admin(config.get("ORCHESTRATOR_ADMIN_KEY"))

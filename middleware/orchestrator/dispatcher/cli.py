@@ -1,13 +1,26 @@
 """The ``orchestrator`` command: Flask's CLI over our factory, plus account administration."""
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, NoAppException
+
+
+class CannotStart(NoAppException):
+    """Unusable settings: one line, as the server says it, and exit status 3."""
+
+    exit_code = 3
+
+    def show(self, file=None):
+        click.echo(f"orchestrator: cannot start: {self.message}", err=True)
 
 
 def _create_app():
     from dispatcher.application import create_app
+    from dispatcher.errors import SettingsError
 
-    return create_app()
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise CannotStart(str(exc)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app)
@@ -42,3 +55,7 @@ def create_key(account_id):
     """Add an API key to an account and print it (shown once)."""
     key_id, token = current_app.extensions["orchestrator.accounts"].create_key(account_id)
     click.echo(f"key {key_id}: {token}")
+
+
+if __name__ == "__main__":
+    main(prog_name="orchestrator")

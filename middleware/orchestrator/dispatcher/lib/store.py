@@ -3,8 +3,11 @@ import os
 import time
 
 from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, UniqueConstraint, create_engine, event)
-from sqlalchemy.exc import OperationalError, ProgrammingError
+                        Table, Text, UniqueConstraint, create_engine, event, make_url)
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from dispatcher.errors import SettingsError
+from dispatcher.lib.secrets import registry as secrets
 
 metadata = MetaData()
 
@@ -115,28 +118,62 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 
 def default_url(instance_path):
-    os.makedirs(instance_path, exist_ok=True)
+    try:
+        os.makedirs(instance_path, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"INSTANCE_PATH {instance_path!r}: cannot create the folder: {exc.strerror}") from None
     return "sqlite:///" + os.path.join(instance_path, "orchestrator.sqlite3")
 
 
-def make_engine(url):
-    """An engine for ``url``; SQLite connections get WAL and a busy timeout."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+def shown_url(url):
+    """``url`` fit for a message: the password hidden, or nothing when it cannot be parsed and
+    might hold one."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not shown: it may hold a password)" if "@" in url else repr(url)
+
+
+def make_engine(url, setting="DATABASE_URL"):
+    """An engine for ``url``; SQLite connections get WAL and a busy timeout.
+
+    A URL that cannot be parsed, or names a dialect or driver that is not installed, raises
+    :class:`SettingsError` naming ``setting``, with the password hidden.
+    """
+    where = f"{setting} {shown_url(url)}"
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        raise SettingsError(f"{where} is not a database URL: "
+                            f"expected dialect+driver://user:password@host/database") from None
+    secrets.add(password)  # whatever a driver's message repeats of it, the logs never show
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise SettingsError(f"{where}: unknown database dialect or driver {make_url(url).drivername!r}") from None
+    except ImportError as exc:
+        raise SettingsError(f"{where}: its database driver is not installed ({exc})") from None
+    except (ArgumentError, TypeError, ValueError) as exc:
+        raise SettingsError(f"{where}: {secrets.redact(exc)}") from None
     return engine
 
 
-def create_schema(engine, attempts=5):
+def create_schema(engine, attempts=5, setting="DATABASE_URL"):
     """Create missing tables. Several workers starting on one new store race to create them:
-    the losers see "already exists" and look again."""
+    the losers see "already exists" and look again. A store that cannot be opened raises
+    :class:`SettingsError`."""
     for attempt in range(attempts):
         try:
             metadata.create_all(engine)
             return
-        except (OperationalError, ProgrammingError) as exc:
-            if "already exists" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+        except DBAPIError as exc:
+            if "already exists" in str(exc) and attempt < attempts - 1:
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+            raise SettingsError(f"{setting} {engine.url.render_as_string(hide_password=True)}: "
+                                f"cannot open the database: {secrets.redact(reason)}") from None
