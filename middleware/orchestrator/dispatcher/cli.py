@@ -1,7 +1,9 @@
 """The ``orchestrator`` command: Flask's CLI over our factory, plus account administration."""
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, NoAppException
+from flask.cli import AppGroup, FlaskGroup, NoAppException
+
+from dispatcher.errors import DispatcherError, SettingsError
 
 
 class CannotStart(NoAppException):
@@ -15,7 +17,6 @@ class CannotStart(NoAppException):
 
 def _create_app():
     from dispatcher.application import create_app
-    from dispatcher.errors import SettingsError
 
     try:
         return create_app()
@@ -23,12 +24,23 @@ def _create_app():
         raise CannotStart(str(exc)) from None
 
 
+class ServiceGroup(AppGroup):
+    """Commands over the services: a refusal (unknown plan, no such account...) is one line on
+    stderr and exit status 1, as the API would say it, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DispatcherError as exc:
+            raise click.ClickException(exc.message) from None
+
+
 @click.group(cls=FlaskGroup, create_app=_create_app)
 def main():
     """Orchestrator: cloud orchestration middleware."""
 
 
-@main.group()
+@main.group(cls=ServiceGroup)
 def accounts():
     """Manage accounts."""
 
@@ -44,7 +56,7 @@ def create_account(name, plan):
     click.echo("send it as 'Authorization: Bearer <key>'; it will not be shown again")
 
 
-@main.group()
+@main.group(cls=ServiceGroup)
 def keys():
     """Manage API keys."""
 

@@ -108,19 +108,6 @@ def test_body_over_the_limit_is_413(make_app, admin):
     assert response.status_code == 413 and response.json["error"]["code"] == "payload_too_large"
 
 
-def test_cli_creates_accounts_and_keys(app):
-    runner = app.test_cli_runner()
-    from dispatcher.cli import accounts, keys
-    out = runner.invoke(accounts, ["create", "--name", "cli-user", "--plan", "free"])
-    assert out.exit_code == 0, out.output
-    account_id = out.output.split()[1]
-    token = out.output.splitlines()[1].split(": ")[1]
-    client = app.test_client()
-    assert client.get("/api/v1/accounts/me", headers={"Authorization": f"Bearer {token}"}).json["name"] == "cli-user"
-    out = runner.invoke(keys, ["create", "--account", account_id])
-    assert out.exit_code == 0 and out.output.startswith("key ")
-
-
 def test_rate_limit_is_counted_across_workers(make_app, admin):
     """Two applications over one store (two gunicorn workers) share the counts."""
     first, second = make_app(RATE_LIMIT="3 per minute"), make_app(RATE_LIMIT="3 per minute")

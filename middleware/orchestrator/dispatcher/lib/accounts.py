@@ -89,7 +89,8 @@ class Accounts:
     # -- accounts ---------------------------------------------------------------------
     def check_plan(self, plan):
         if plan not in self.plans:
-            raise ValidationFailed(f"unknown plan {plan!r}", {"plan": [f"one of: {', '.join(sorted(self.plans))}"]})
+            known = ", ".join(sorted(self.plans))
+            raise ValidationFailed(f"unknown plan {plan!r}; the plans are {known}", {"plan": [f"one of: {known}"]})
 
     def create_account(self, name, plan, is_admin=False, token=None):
         """Create an account and its first key; returns (account, key_id, token)."""
