@@ -40,7 +40,7 @@ def create_app(settings=None):
     """Build the application from the layered settings (``settings`` overrides the rest)."""
     install_log_filter()
     config = load_config(settings)
-    check_plans(config["PLANS"])
+    check_plans(config["PLANS"], config["ADMIN_PLAN"])
     NetworkPolicy.from_settings(config)  # a bad URL_*_NETWORKS stops the start, not each run
     farm = prepare_cloud_environment(config)
 
