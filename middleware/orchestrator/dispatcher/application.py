@@ -55,10 +55,15 @@ def create_app(settings=None):
     engine = store.make_engine(config.get("DATABASE_URL") or store.default_url(app.instance_path), setting)
     store.create_schema(engine, setting=setting)
     accounts = Accounts(engine, config["PLANS"], config["ADMIN_PLAN"], config["AUTH_CACHE_SECONDS"])
-    secrets.add(config.get("ORCHESTRATOR_ADMIN_KEY"))
-    generated = accounts.bootstrap_admin(config.get("ORCHESTRATOR_ADMIN_KEY"))
+    admin_key = config.get("ORCHESTRATOR_ADMIN_KEY")
+    secrets.add(admin_key)
+    generated = accounts.bootstrap_admin(admin_key)
     if generated:
         announce_admin_key(generated)
+    elif admin_key and not accounts.is_admin_key(admin_key):
+        log.warning("ORCHESTRATOR_ADMIN_KEY is ignored: it makes the administrator's key only on the first "
+                    "start, and this store's administrator does not have it. To replace a lost administrator "
+                    "key, run 'orchestrator keys create --admin' on the server, with the service's settings.")
 
     owners = NodeOwners(engine)
     scheduler = Scheduler(engine, LocalExecutor(config["SCHEDULER_WORKERS"]),

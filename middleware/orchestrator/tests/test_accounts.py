@@ -263,3 +263,18 @@ def test_a_deleted_account_is_refused_by_other_workers_within_the_cache_time(mak
     assert first.test_client().get("/api/v1/accounts/me", headers=bearer(token)).status_code == 401
     time.sleep(0.6)
     assert second.test_client().get("/api/v1/accounts/me", headers=bearer(token)).status_code == 401
+
+
+def test_an_admin_key_set_after_the_first_start_is_ignored_with_a_warning(make_app, admin, caplog):
+    make_app()
+    caplog.clear()
+    other = "another-admin-key-0123456789abcdef"
+    app = make_app(ORCHESTRATOR_ADMIN_KEY=other)
+    warned = [r for r in caplog.records if "ORCHESTRATOR_ADMIN_KEY" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING"
+    message = warned[0].getMessage()
+    assert "ignored" in message and "orchestrator keys create --admin" in message and other not in message
+    assert app.test_client().get("/api/v1/accounts/me", headers=bearer(other)).status_code == 401
+    caplog.clear()
+    make_app()  # the administrator's own key: nothing to say
+    assert not [r for r in caplog.records if "ORCHESTRATOR_ADMIN_KEY" in r.getMessage()]

@@ -231,6 +231,15 @@ class Accounts:
             return None
         return None if admin_key else token
 
+    def is_admin_key(self, token):
+        """Whether ``token`` is a valid (unrevoked) key of the administrator's account."""
+        keys, accounts = store.api_keys, store.accounts
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count())
+                                .select_from(keys.join(accounts, accounts.c.id == keys.c.account_id))
+                                .where(keys.c.digest == self.digest(token), keys.c.revoked_at.is_(None),
+                                       accounts.c.is_admin.is_(True))).scalar() > 0
+
     # -- keys -------------------------------------------------------------------------
     def create_key(self, account_id):
         self.account(account_id)
