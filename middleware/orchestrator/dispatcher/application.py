@@ -6,10 +6,12 @@ import sys
 
 from flask import Flask
 from flask_limiter import Limiter
+from sqlalchemy.exc import DBAPIError
 
 from dispatcher.api import accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes, runs
 from dispatcher.api.jsonio import OrjsonProvider
 from dispatcher.config import load_config
+from dispatcher.errors import SettingsError
 from dispatcher.lib import migrate, ratelimit, store
 from dispatcher.lib.accounts import Accounts, check_plans
 from dispatcher.lib.actions import RunContext
@@ -30,21 +32,33 @@ def create_app(settings=None):
     """Build the application from the layered settings (``settings`` overrides the rest)."""
     install_log_filter()
     config = load_config(settings)
-    check_plans(config["PLANS"])
+    check_plans(config["PLANS"], config["ADMIN_PLAN"])
     NetworkPolicy.from_settings(config)  # a bad URL_*_NETWORKS stops the start, not each run
 
-    app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
+    try:
+        app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
+    except ValueError as exc:  # a relative path
+        raise SettingsError(f"INSTANCE_PATH {config['INSTANCE_PATH']!r}: {exc}") from None
     app.config.update(config)
     app.json = OrjsonProvider(app)
 
-    engine = store.make_engine(config.get("DATABASE_URL") or store.default_url(app.instance_path))
+    setting = "DATABASE_URL" if config.get("DATABASE_URL") else "the default store"
+    engine = store.make_engine(config.get("DATABASE_URL") or store.default_url(app.instance_path), setting)
     farm = prepare_cloud_environment(config, engine)
-    migrate.upgrade(engine)
+    try:
+        migrate.upgrade(engine)
+    except DBAPIError as exc:
+        raise store.cannot_open(engine, exc, setting) from None
     accounts = Accounts(engine, config["PLANS"], config["ADMIN_PLAN"], config["AUTH_CACHE_SECONDS"])
-    secrets.add(config.get("ORCHESTRATOR_ADMIN_KEY"))
-    generated = accounts.bootstrap_admin(config.get("ORCHESTRATOR_ADMIN_KEY"))
+    admin_key = config.get("ORCHESTRATOR_ADMIN_KEY")
+    secrets.add(admin_key)
+    generated = accounts.bootstrap_admin(admin_key)
     if generated:
         announce_admin_key(generated)
+    elif admin_key and not accounts.is_admin_key(admin_key):
+        log.warning("ORCHESTRATOR_ADMIN_KEY is ignored: it makes the administrator's key only on the first "
+                    "start, and this store's administrator does not have it. To replace a lost administrator "
+                    "key, run 'orchestrator keys create --admin' on the server, with the service's settings.")
 
     owners = NodeOwners(engine)
     scheduler = Scheduler(engine, LocalExecutor(config["SCHEDULER_WORKERS"]),

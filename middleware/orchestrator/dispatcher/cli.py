@@ -1,15 +1,65 @@
-"""The ``orchestrator`` command: Flask's CLI over our factory, plus account administration."""
+"""The ``orchestrator`` command: Flask's CLI over our factory, plus account administration.
+
+The administration commands (``accounts``, ``keys``) work on the store the service uses, with
+its settings; they run on the server, and need no API key. An account is named by its id or
+its name.
+"""
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import AppGroup, FlaskGroup, NoAppException, with_appcontext
 
+from dispatcher.errors import DispatcherError, SettingsError
 from dispatcher.lib import migrate
+
+
+class CannotStart(NoAppException):
+    """Unusable settings: one line, as the server says it, and exit status 3."""
+
+    exit_code = 3
+
+    def show(self, file=None):
+        click.echo(f"orchestrator: cannot start: {self.message}", err=True)
+
+
+class AdminGroup(AppGroup):
+    """Commands over the accounts service: a refusal (unknown plan, no such account...) is one
+    line on stderr and exit status 1, as the API would say it, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DispatcherError as exc:
+            raise click.ClickException(exc.message) from None
 
 
 def _create_app():
     from dispatcher.application import create_app
 
-    return create_app()
+    # An administration command only touches the store: no scheduler of its own competes for
+    # the lease, and claims runs, for the second the command lasts.
+    ctx = click.get_current_context(silent=True)
+    administering = False
+    while ctx is not None and not administering:
+        administering, ctx = isinstance(ctx.command, AdminGroup), ctx.parent
+    try:
+        return create_app({"SCHEDULER_ENABLED": False} if administering else None)
+    except SettingsError as exc:
+        raise CannotStart(str(exc)) from None
+
+
+def _accounts():
+    return current_app.extensions["orchestrator.accounts"]
+
+
+def _table(header, rows):
+    """Rows of strings in left-aligned columns under ``header``."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _summary(account):
+    return f"account {account['id']} ({account['name']}, plan {account['plan']})"
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app)
@@ -17,9 +67,9 @@ def main():
     """Orchestrator: cloud orchestration middleware."""
 
 
-@main.group()
+@main.group(cls=AdminGroup)
 def accounts():
-    """Manage accounts."""
+    """Manage accounts (on the server, with the service's settings)."""
 
 
 @accounts.command("create")
@@ -27,26 +77,98 @@ def accounts():
 @click.option("--plan", required=True, help="a plan of PLANS, e.g. free")
 def create_account(name, plan):
     """Create an account and print its first API key (shown once)."""
-    account, key_id, token = current_app.extensions["orchestrator.accounts"].create_account(name, plan)
-    click.echo(f"account {account['id']} ({account['name']}, plan {account['plan']})")
+    account, key_id, token = _accounts().create_account(name, plan)
+    click.echo(_summary(account))
     click.echo(f"key {key_id}: {token}")
     click.echo("send it as 'Authorization: Bearer <key>'; it will not be shown again")
 
 
-@main.group()
+@accounts.command("list")
+def list_accounts():
+    """List every account, oldest first, with the jobs it holds of its plan's limit."""
+    rows = [(a["id"], a["name"], a["plan"],
+             a["jobs_scheduled"] if a["jobs_allowed"] is None else f"{a['jobs_scheduled']}/{a['jobs_allowed']}",
+             "yes" if a["is_admin"] else "no") for a in _accounts().list_accounts()]
+    _table(("ID", "NAME", "PLAN", "JOBS", "ADMIN"), rows)
+
+
+@accounts.command("show")
+@click.argument("account")
+def show_account(account):
+    """Show an account (by id or name)."""
+    shown = _accounts().describe(_accounts().find(account)["id"])
+    allowed = "no limit" if shown["jobs_allowed"] is None else f"of {shown['jobs_allowed']}"
+    for label, value in (("id", shown["id"]), ("name", shown["name"]),
+                         ("plan", f"{shown['plan']} ({shown['jobs_scheduled']} {allowed} jobs)"),
+                         ("admin", "yes" if shown["is_admin"] else "no"), ("created", shown["created_at"])):
+        click.echo(f"{label + ':':<9} {value}")
+
+
+@accounts.command("update")
+@click.argument("account")
+@click.option("--plan", help="move the account to this plan of PLANS")
+@click.option("--name", help="rename the account")
+def update_account(account, plan, name):
+    """Move an account (by id or name) to another plan, or rename it."""
+    if plan is None and name is None:
+        raise click.UsageError("give --plan, --name or both")
+    click.echo(_summary(_accounts().update_account(_accounts().find(account)["id"], name=name, plan=plan)))
+
+
+@accounts.command("delete")
+@click.argument("account")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def delete_account(account, yes):
+    """Delete an account (by id or name) with its jobs and keys; its runs stay in the history."""
+    found = _accounts().describe(_accounts().find(account)["id"])
+    if not yes:
+        click.confirm(f"Delete account {found['name']} and its {found['jobs_scheduled']} jobs?", abort=True)
+    removed = _accounts().delete_account(found["id"])
+    click.echo(f"deleted account {found['id']} ({found['name']}) with its {removed['jobs']} jobs "
+               f"and {removed['keys']} keys")
+
+
+@main.group(cls=AdminGroup)
 def keys():
-    """Manage API keys."""
+    """Manage API keys (on the server, with the service's settings)."""
 
 
 @keys.command("create")
-@click.option("--account", "account_id", required=True, help="the account's id")
-def create_key(account_id):
+@click.option("--account", help="the account (id or name)")
+@click.option("--admin", is_flag=True, help="the administrator's account: to replace a lost administrator key")
+def create_key(account, admin):
     """Add an API key to an account and print it (shown once)."""
-    key_id, token = current_app.extensions["orchestrator.accounts"].create_key(account_id)
+    if bool(account) == admin:
+        raise click.UsageError("give --account or --admin")
+    owner = _accounts().admin_account() if admin else _accounts().find(account)
+    key_id, token = _accounts().create_key(owner["id"])
     click.echo(f"key {key_id}: {token}")
+    whose = "the administrator's account" if admin else "account"
+    click.echo(f"added to {whose} {owner['id']} ({owner['name']}); send it as 'Authorization: Bearer <key>'; "
+               f"it will not be shown again")
 
 
-@main.group()
+@keys.command("list")
+@click.option("--account", required=True, help="the account (id or name)")
+def list_keys(account):
+    """List an account's keys: their ids and dates, never the keys."""
+    rows = [(k["id"], k["created_at"], k["revoked_at"] or "-")
+            for k in _accounts().keys(_accounts().find(account)["id"])]
+    _table(("KEY", "CREATED", "REVOKED"), rows)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def revoke_key(key_id):
+    """Revoke an API key (by its id).
+
+    The worker that revokes it refuses it at once, the others within AUTH_CACHE_SECONDS.
+    """
+    _accounts().revoke_key(key_id)
+    click.echo(f"key {key_id} revoked")
+
+
+@main.group(cls=AdminGroup)
 def db():
     """The store's schema."""
 
@@ -65,3 +187,7 @@ def db_upgrade():
 def db_current():
     """Print the store's revision and the newest one."""
     click.echo(f"store: {migrate.current(current_app.extensions['orchestrator.engine'])}, newest: {migrate.head()}")
+
+
+if __name__ == "__main__":
+    main(prog_name="orchestrator")

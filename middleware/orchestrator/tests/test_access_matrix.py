@@ -32,9 +32,16 @@ ROUTES = [
     ("PUT", "/api/v1/groups/nightly", {"jobs": [JOB]}, 200, 200, 200),
     ("DELETE", "/api/v1/groups/nightly", None, 204, 204, 404),
     ("POST", "/api/v1/accounts", {"name": "newcomer", "plan": "free"}, 403, 201, 403),
+    ("GET", "/api/v1/accounts", None, 403, 200, 403),
     ("GET", "/api/v1/accounts/me", None, 200, 200, 200),
+    # Administration is refused to every other account whether the id exists or not (403); what
+    # an account may read of its own is hidden from the others (404).
+    ("GET", "/api/v1/accounts/{account}", None, 200, 200, 404),
+    ("PATCH", "/api/v1/accounts/{account}", {"plan": "standard"}, 403, 200, 403),
+    ("GET", "/api/v1/accounts/{account}/keys", None, 200, 200, 404),
     ("POST", "/api/v1/accounts/{account}/keys", None, 201, 201, 404),
     ("DELETE", "/api/v1/keys/{key}", None, 204, 204, 404),
+    ("DELETE", "/api/v1/accounts/{account}", None, 403, 204, 403),
 ]
 CALLERS = ["no key", "bad key", "revoked key", "other account", "owner", "administrator"]
 

@@ -3,20 +3,30 @@ from flask import Blueprint, current_app, g
 from marshmallow import Schema, fields, validate
 
 from dispatcher.api.auth import require_admin
-from dispatcher.api.contract import operation
+from dispatcher.api.contract import operation, page
+from dispatcher.api.schemas import PageQuery, page_of
 from dispatcher.errors import NotFound
-from dispatcher.lib.accounts import jobs_scheduled
 from dispatcher.lib.validation import FullMatch
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
+# An account id is 32 characters: "me" is never one, so /accounts/me answers only its own methods.
+ACCOUNT = "<string(length=32):account_id>"
+
+ACCOUNT_NAME = [validate.Length(min=1, max=120),
+                FullMatch(r"^[A-Za-z0-9_.@+-]+$", error="letters, digits and ._@+-")]
+PLAN = {"validate": validate.Length(min=1, max=64),
+        "metadata": {"description": "a plan of the PLANS setting", "choices_from": "PLANS"}}
+
 
 class AccountCreate(Schema):
-    name = fields.String(required=True, validate=[validate.Length(min=1, max=120),
-                                                  FullMatch(r"^[A-Za-z0-9_.@+-]+$",
-                                                                  error="letters, digits and ._@+-")])
-    plan = fields.String(required=True, validate=validate.Length(min=1, max=64),
-                         metadata={"description": "a plan of the PLANS setting", "choices_from": "PLANS"})
+    name = fields.String(required=True, validate=ACCOUNT_NAME)
+    plan = fields.String(required=True, **PLAN)
+
+
+class AccountUpdate(Schema):
+    name = fields.String(validate=ACCOUNT_NAME)
+    plan = fields.String(**PLAN)
 
 
 class AccountCreated(Schema):
@@ -27,13 +37,20 @@ class AccountCreated(Schema):
     api_key = fields.String(required=True, metadata={"description": "shown this once; store it now"})
 
 
-class AccountMe(Schema):
+class Account(Schema):
     id = fields.String(required=True)
     name = fields.String(required=True)
     plan = fields.String(required=True)
     is_admin = fields.Boolean(required=True)
+    created_at = fields.String(required=True, metadata={"description": "ISO 8601, UTC"})
     jobs_scheduled = fields.Integer(required=True)
     jobs_allowed = fields.Integer(allow_none=True, required=True, metadata={"description": "null: no limit"})
+
+
+class Key(Schema):
+    id = fields.String(required=True)
+    created_at = fields.String(required=True, metadata={"description": "ISO 8601, UTC"})
+    revoked_at = fields.String(allow_none=True, required=True, metadata={"description": "null: in use"})
 
 
 class KeyCreated(Schema):
@@ -66,8 +83,24 @@ def create_account(body):
             "key_id": key_id, "api_key": token}, 201
 
 
+@bp.get("/accounts")
+@operation(query=PageQuery, response=page_of(Account))
+def list_accounts(query):
+    """Every account, oldest first (administrator only).
+
+    :query limit: items per page
+    :query offset: items to skip
+    :>json array items: accounts, as :http:get:`/api/v1/accounts/(string:account_id)` shows them
+    :>json int total: how many accounts in all
+    :statuscode 200: the accounts
+    :statuscode 403: the caller is not the administrator
+    """
+    require_admin()
+    return page(accounts().list_accounts(), query)
+
+
 @bp.get("/accounts/me")
-@operation(response=AccountMe)
+@operation(response=Account)
 def show_me():
     """The caller's account: its plan, jobs scheduled and jobs allowed.
 
@@ -77,19 +110,97 @@ def show_me():
     :statuscode 200: the account
     :statuscode 401: no valid API key
     """
-    account = accounts().account(g.caller.account_id)
-    scheduled = jobs_scheduled(current_app.extensions["orchestrator.engine"], g.caller.account_id)
-    return {**account, "jobs_scheduled": scheduled, "jobs_allowed": accounts().job_limit(account["plan"])}
+    return accounts().describe(g.caller.account_id)
 
 
 def _own_or_admin(account_id):
-    """The account, if the caller is it or the administrator; 404 otherwise."""
+    """404 unless the caller is the account or the administrator."""
     if not g.caller.is_admin and account_id != g.caller.account_id:
         raise NotFound(f"no account {account_id!r}", {"account": account_id})
-    return accounts().account(account_id)
 
 
-@bp.post("/accounts/<account_id>/keys")
+@bp.get(f"/accounts/{ACCOUNT}")
+@operation(response=Account)
+def show_account(account_id):
+    """One account: the caller's own, or any for the administrator.
+
+    :param account_id: the account's id
+    :>json string id: the account's id
+    :>json string name: its unique name
+    :>json string plan: its plan, one of ``PLANS``
+    :>json boolean is_admin: whether it is the administrator's account
+    :>json string created_at: when it was created (ISO 8601, UTC)
+    :>json int jobs_scheduled: jobs it has on the schedule
+    :>json int jobs_allowed: its plan's limit (null when unlimited)
+    :statuscode 200: the account
+    :statuscode 404: no such account (or another account's)
+    """
+    _own_or_admin(account_id)
+    return accounts().describe(account_id)
+
+
+@bp.patch(f"/accounts/{ACCOUNT}")
+@operation(body=AccountUpdate, response=Account)
+def update_account(account_id, body):
+    """Move an account to another plan, or rename it (administrator only).
+
+    Answers the account as :http:get:`/api/v1/accounts/(string:account_id)` shows it. A plan takes
+    effect at once on the worker that answers, and on the others within ``AUTH_CACHE_SECONDS``.
+    The administrator's account keeps ``ADMIN_PLAN`` and stays the administrator's.
+
+    :param account_id: the account's id
+    :<json string plan: a plan of ``PLANS``
+    :<json string name: a new unique name
+    :statuscode 200: changed
+    :statuscode 403: the caller is not the administrator
+    :statuscode 404: no such account
+    :statuscode 409: the name is taken; or the account holds more jobs than the plan allows
+        (``details``: ``plan``, ``limit``, ``scheduled``): delete some first; or the account
+        is the administrator's and the plan is not ``ADMIN_PLAN``
+    :statuscode 422: a field is invalid, or the plan is unknown
+    """
+    require_admin()
+    return accounts().update_account(account_id, **body)
+
+
+@bp.delete(f"/accounts/{ACCOUNT}")
+@operation(status=204)
+def delete_account(account_id):
+    """Delete an account with its jobs and keys (administrator only).
+
+    Its keys are refused at once by the worker that answers, and by the others within
+    ``AUTH_CACHE_SECONDS``. Its runs stay in the history (``RUN_RETENTION_DAYS``), visible to
+    the administrator; the nodes it created stay in their clouds, visible to the administrator.
+
+    :param account_id: the account's id
+    :statuscode 204: deleted
+    :statuscode 403: the caller is not the administrator
+    :statuscode 404: no such account
+    :statuscode 409: the account is the administrator's
+    """
+    require_admin()
+    accounts().delete_account(account_id)
+    return "", 204
+
+
+@bp.get(f"/accounts/{ACCOUNT}/keys")
+@operation(query=PageQuery, response=page_of(Key))
+def list_keys(account_id, query):
+    """An account's API keys, oldest first: their ids and dates, never the keys themselves.
+
+    :param account_id: the account's id (one's own, or any for the administrator)
+    :query limit: items per page
+    :query offset: items to skip
+    :>json array items: ``id``, ``created_at`` and ``revoked_at`` (null while the key is valid)
+    :>json int total: how many keys in all
+    :statuscode 200: the keys
+    :statuscode 404: no such account (or another account's)
+    """
+    _own_or_admin(account_id)
+    return page(accounts().keys(account_id), query)
+
+
+@bp.post(f"/accounts/{ACCOUNT}/keys")
 @operation(response=KeyCreated, status=201)
 def create_key(account_id):
     """Add an API key to an account (rotation: the old keys stay valid until revoked).

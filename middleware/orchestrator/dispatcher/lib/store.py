@@ -3,8 +3,12 @@ import os
 import time
 
 from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, UniqueConstraint, create_engine, event)
+                        Table, Text, UniqueConstraint, create_engine, event, make_url)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from dispatcher.errors import SettingsError
+from dispatcher.lib.secrets import registry as secrets
 
 metadata = MetaData()
 
@@ -154,15 +158,54 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 
 def default_url(instance_path):
-    os.makedirs(instance_path, exist_ok=True)
+    try:
+        os.makedirs(instance_path, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"INSTANCE_PATH {instance_path!r}: cannot create the folder: {exc.strerror}") from None
     return "sqlite:///" + os.path.join(instance_path, "orchestrator.sqlite3")
 
 
-def make_engine(url):
-    """An engine for ``url``; SQLite connections get WAL and a busy timeout."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+def shown_url(url):
+    """``url`` fit for a message: the password hidden, or nothing when it cannot be parsed and
+    might hold one."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not shown: it may hold a password)" if "@" in url else repr(url)
+
+
+def make_engine(url, setting="DATABASE_URL"):
+    """An engine for ``url``; SQLite connections get WAL and a busy timeout.
+
+    A URL that cannot be parsed, or names a dialect or driver that is not installed, raises
+    :class:`SettingsError` naming ``setting``, with the password hidden.
+    """
+    where = f"{setting} {shown_url(url)}"
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        raise SettingsError(f"{where} is not a database URL: "
+                            f"expected dialect+driver://user:password@host/database") from None
+    secrets.add(password)  # whatever a driver's message repeats of it, the logs never show
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise SettingsError(f"{where}: unknown database dialect or driver {make_url(url).drivername!r}") from None
+    except ImportError as exc:
+        raise SettingsError(f"{where}: its database driver is not installed ({exc})") from None
+    except (ArgumentError, TypeError, ValueError) as exc:
+        raise SettingsError(f"{where}: {secrets.redact(exc)}") from None
     return engine
+
+
+def cannot_open(engine, exc, setting="DATABASE_URL"):
+    """The :class:`SettingsError` for a store that cannot be opened or reached (``exc`` is the
+    driver's error, wrapped by SQLAlchemy)."""
+    orig = getattr(exc, "orig", None)
+    reason = str(orig).strip().splitlines()[0] if orig is not None and str(orig).strip() else type(exc).__name__
+    return SettingsError(f"{setting} {engine.url.render_as_string(hide_password=True)}: "
+                         f"cannot open the database: {secrets.redact(reason)}")
