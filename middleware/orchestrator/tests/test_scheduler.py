@@ -1,14 +1,18 @@
 """The scheduler: claims, exactly once, overlap, one-off jobs, runs and their events."""
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+import json
+import logging
 import threading
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 import pytest
 
 from dispatcher.lib import store
 from dispatcher.lib.actions.method import register_method
+from dispatcher.lib.budget import Budget
+from dispatcher.lib.timespec import FOLLOW_STEPS
 
 CALLS = []
 CALLS_LOCK = threading.Lock()
@@ -207,3 +211,36 @@ def test_one_off_a_little_late_still_runs(live, admin):
     assert job.get("next_run_at") is not None, job
     runs = wait_for(lambda: [r for r in runs_of(client, admin, job["id"]) if r["status"] == "Completed"])
     assert len(runs) == 1
+
+
+EVERY_HOUR = ",".join(str(hour) for hour in range(24))
+ISSUE_RRULE = ("DTSTART:00010101T000000Z\nRRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;"
+               f"BYHOUR={EVERY_HOUR};BYSETPOS=-1;COUNT=10000")
+
+
+def test_a_schedule_too_costly_to_compute_is_refused(client, admin):
+    response = client.post("/api/v1/jobs", json=method_job("costly", {"rrule": ISSUE_RRULE}), headers=admin)
+    assert response.status_code == 422
+    assert "too costly to compute" in response.json["error"]["details"]["schedule.rrule"][0]
+    assert client.get("/api/v1/jobs", headers=admin).json["total"] == 0
+
+
+def test_a_schedule_too_costly_to_follow_stops_without_stalling_the_scheduler(make_app, admin, caplog):
+    """A stored rule whose next time takes too much work (its times grew rarer): the due run
+    runs, the job stays without a next run, and the tick spends one bounded computation."""
+    app = make_app()
+    client = app.test_client()
+    job = client.post("/api/v1/jobs", json=method_job("rarer", {"frequency": "secondly", "tolerance": 30}),
+                      headers=admin).json
+    costly = {"rrule": "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=23;BYMINUTE=59",
+              "start": "2027-01-01T00:00:00Z", "timezone": "UTC", "tolerance": 30}
+    with app.extensions["orchestrator.engine"].begin() as conn:
+        conn.execute(update(store.jobs).where(store.jobs.c.id == job["id"])
+                     .values(schedule=json.dumps(costly), next_run_at=time.time() - 1))
+    with caplog.at_level(logging.WARNING, "dispatcher.lib.scheduler"), Budget() as meter:
+        app.extensions["orchestrator.scheduler"].tick()
+    assert meter.spent <= FOLLOW_STEPS + 732
+    assert f"job {job['id']} stops" in caplog.text
+    shown = client.get(f"/api/v1/jobs/{job['id']}", headers=admin).json
+    assert shown["next_run_at"] is None and shown["paused"] is False
+    assert [r["status"] for r in runs_of(client, admin, job["id"])] == ["Running"]

@@ -32,17 +32,18 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from dispatcher.errors import DispatcherError
+from dispatcher.errors import DispatcherError, TooCostly
 from dispatcher.lib import store
 from dispatcher.lib.actions import ActionFailed, get_action, known_aliases
 from dispatcher.lib.actions.method import plugin_methods
 from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, RUNNING, SUBMITTED
 from dispatcher.lib.recorder import RunRecorder
-from dispatcher.lib.timespec import schedule_from_stored
+from dispatcher.lib.timespec import FOLLOW_STEPS, schedule_from_stored
 
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
+STUCK = object()    # a next fire time too costly to compute: the job stays, with no next run
 
 
 class Scheduler:
@@ -251,6 +252,11 @@ class Scheduler:
                 if nxt is None:
                     drops.append({"jid": job["id"], "old": job["next_run_at"]})
                     self._schedules.pop(job["id"], None)
+                elif nxt is STUCK:
+                    log.warning("job %s stops: its next fire time takes too much work to compute; it fires "
+                                "again once its schedule is changed", job["id"])
+                    moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": None})
+                    self._schedules.pop(job["id"], None)
                 else:
                     moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": nxt})
         start = []
@@ -306,18 +312,22 @@ class Scheduler:
         return found
 
     def _occurrences(self, schedule, first, now, horizon, tolerance):
-        """Occurrences from ``first`` up to ``horizon`` and the one after them (None: no more)."""
+        """Occurrences from ``first`` up to ``horizon`` and the one after them: None when there
+        are no more, STUCK when it takes more work to find than the schedule may cost."""
         found, when = [], first
-        while when is not None and when <= horizon:
-            if len(found) >= self.max_missed:
-                # Down or paused for long: record what we kept, skip to what can still start.
-                when = _next(schedule, now - tolerance)
-                while when is not None and when <= horizon:
-                    found.append(when)
-                    when = _next(schedule, when)
-                break
-            found.append(when)
-            when = _next(schedule, when)
+        try:
+            while when is not None and when <= horizon:
+                if len(found) >= self.max_missed:
+                    # Down or paused for long: record what we kept, skip to what can still start.
+                    when = _next(schedule, now - tolerance)
+                    while when is not None and when <= horizon:
+                        found.append(when)
+                        when = _next(schedule, when)
+                    break
+                found.append(when)
+                when = _next(schedule, when)
+        except TooCostly:    # refused at creation; a rule whose times grow rarer may get here later
+            return found, STUCK
         return found, when
 
     def _dispatch(self, conn, now):
@@ -420,5 +430,5 @@ class Scheduler:
 
 
 def _next(schedule, after):
-    when = schedule.next_after(datetime.fromtimestamp(after, timezone.utc))
+    when = schedule.next_after(datetime.fromtimestamp(after, timezone.utc), steps=FOLLOW_STEPS)
     return None if when is None else when.timestamp()
