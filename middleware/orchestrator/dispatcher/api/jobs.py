@@ -77,9 +77,11 @@ def create_job(body):
     :>json string id: the job's id
     :>json string next_run_at: when it fires next (ISO 8601, UTC)
     :statuscode 201: scheduled
-    :statuscode 403: the plan's job quota is reached (``quota_exceeded``), or the cloud is refused
+    :statuscode 403: the plan's job quota is reached (``quota_exceeded``, answered before the
+        schedule and action are looked at), or the cloud is refused
     :statuscode 422: a field is invalid; ``details`` names it (e.g. ``schedule.at``)
     """
+    jobs().check_room(g.caller, 1, check_quota)
     return jobs().create(g.caller, job_spec(body), check_quota), 201
 
 
