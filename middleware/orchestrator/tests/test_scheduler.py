@@ -244,3 +244,48 @@ def test_a_schedule_too_costly_to_follow_stops_without_stalling_the_scheduler(ma
     shown = client.get(f"/api/v1/jobs/{job['id']}", headers=admin).json
     assert shown["next_run_at"] is None and shown["paused"] is False
     assert [r["status"] for r in runs_of(client, admin, job["id"])] == ["Running"]
+
+
+def caught_up(make_app, admin, name, schedule, overlap="skip"):
+    """A job whose next occurrences passed ten seconds ago, while no scheduler ran; one tick of
+    the scheduler coming back, then its runs once none is left Submitted or Running."""
+    app = make_app(SCHEDULER_LOOKAHEAD=0)           # nothing is claimed ahead: only what is owed
+    client = app.test_client()
+    job = client.post("/api/v1/jobs", json=method_job(name, schedule, overlap=overlap), headers=admin).json
+    with app.extensions["orchestrator.engine"].begin() as conn:
+        conn.execute(update(store.jobs).where(store.jobs.c.id == job["id"])
+                     .values(next_run_at=store.jobs.c.next_run_at - 10))
+    scheduler = app.extensions["orchestrator.scheduler"]
+    scheduler.tick()
+    client.patch(f"/api/v1/jobs/{job['id']}", json={"paused": True}, headers=admin)  # nothing more falls due
+
+    def settled():
+        scheduler.tick()                            # records what the run reported
+        runs = runs_of(client, admin, job["id"])
+        return runs if not [r for r in runs if r["status"] in ("Submitted", "Running")] else None
+    return wait_for(settled)
+
+
+@pytest.mark.parametrize("overlap", ["skip", "wait", "allow"])
+def test_after_downtime_only_the_latest_owed_occurrence_runs(make_app, admin, overlap):
+    runs = caught_up(make_app, admin, f"back-{overlap}",
+                     {"frequency": "secondly", "start": at(-60), "tolerance": 30}, overlap)
+    completed = [r for r in runs if r["status"] == "Completed"]
+    assert len(completed) == 1, runs
+    latest = completed[0]["scheduled_for"]
+    others = [r for r in runs if r is not completed[0]]
+    assert len(others) >= 9 and {r["status"] for r in others} == {"Missed"}
+    assert {r["error"] for r in others} == {
+        f"missed: the scheduler was down or behind; coalesced into the occurrence of {latest}"}
+    assert max(r["scheduled_for"] for r in others) < latest
+
+
+def test_after_downtime_occurrences_past_the_tolerance_are_missed_as_late(make_app, admin):
+    runs = caught_up(make_app, admin, "back-late", {"frequency": "secondly", "start": at(-60), "tolerance": 3})
+    completed = [r for r in runs if r["status"] == "Completed"]
+    assert len(completed) == 1, runs
+    coalesced = [r for r in runs if r["error"] == "missed: the scheduler was down or behind; coalesced into "
+                                                  f"the occurrence of {completed[0]['scheduled_for']}"]
+    late = [r for r in runs if r["error"] and r["error"].startswith("missed: not started within the tolerance")]
+    assert coalesced and late and len(coalesced) + len(late) == len(runs) - 1
+    assert max(r["scheduled_for"] for r in late) < min(r["scheduled_for"] for r in coalesced)

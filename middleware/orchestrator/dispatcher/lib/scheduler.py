@@ -15,6 +15,13 @@ within that):
    records them Missed when they can no longer start within the job's tolerance, or when the
    previous run of a non-overlapping job is still going.
 
+Catching up, as cron does: when several occurrences of one job are owed at once, because the
+scheduler was down (or no scheduler held the lease) or its loop fell behind, only the latest
+one still within the tolerance is run (or skipped, or queued, as ``overlap`` says); the
+earlier ones within the tolerance are recorded Missed, coalesced into it, and those past the
+tolerance Missed as late. This holds whatever ``overlap`` is: ``allow`` lets a run start while
+the previous one is going, it does not start ten runs of the downtime at once.
+
 State changes of runs go through the :class:`~dispatcher.lib.recorder.RunRecorder`, in batches.
 """
 from collections import defaultdict, deque
@@ -36,7 +43,7 @@ from dispatcher.errors import DispatcherError, TooCostly
 from dispatcher.lib import store
 from dispatcher.lib.actions import ActionFailed, get_action, known_aliases
 from dispatcher.lib.actions.method import plugin_methods
-from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, RUNNING, SUBMITTED
+from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, RUNNING, SUBMITTED, iso
 from dispatcher.lib.recorder import RunRecorder
 from dispatcher.lib.timespec import FOLLOW_STEPS, schedule_from_stored
 
@@ -225,7 +232,9 @@ class Scheduler:
 
         A claimed occurrence that can start is inserted straight as Running (one write per run
         on the hot path); a late one as Missed; one that must wait for its job's previous run
-        as Submitted, for :meth:`_dispatch`."""
+        as Submitted, for :meth:`_dispatch`. Of several occurrences of a job owed at once (the
+        scheduler was down or behind) only the latest is decided so; the others are Missed,
+        coalesced into it."""
         jobs = store.jobs
         horizon = now + self.lookahead
         due = conn.execute(select(jobs).where(jobs.c.paused.is_(False), jobs.c.next_run_at <= horizon)
@@ -238,10 +247,15 @@ class Scheduler:
                 schedule = self._schedule(job)
                 tolerance = schedule.tolerance
                 occurrences, nxt = self._occurrences(schedule, job["next_run_at"], now, horizon, tolerance)
+                owed = [when for when in occurrences if when <= now and when + tolerance >= now]
+                coalesced = set(owed[:-1])     # owed at once: the scheduler was down or behind
                 for when in occurrences:
                     if when > now:   # claimed ahead: started by _dispatch when it falls due
                         status, error = SUBMITTED, None
-                    else:
+                    elif when in coalesced:
+                        status, error = MISSED, (f"missed: the scheduler was down or behind; coalesced into the "
+                                                 f"occurrence of {iso(owed[-1])}")
+                    else:            # the latest owed (run, skipped or waiting), or a late one
                         status, error = self._decide(job["id"], job["overlap"], when + tolerance < now,
                                                      now - when, tolerance)
                     rows.append({"id": str(uuid.uuid4()), "job_id": job["id"], "account_id": job["account_id"],
