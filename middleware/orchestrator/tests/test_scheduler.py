@@ -162,8 +162,8 @@ def test_two_schedulers_claiming_at_once_never_duplicate(make_app, admin):
 def test_missed_when_it_cannot_start_within_tolerance(make_app, admin):
     app = make_app()
     client = app.test_client()
-    job = client.post("/api/v1/jobs", json=method_job("late", {"at": at(0.2), "tolerance": 0}), headers=admin).json
-    time.sleep(1.5)  # the scheduler was "down" past the job's tolerance (times are whole seconds)
+    job = client.post("/api/v1/jobs", json=method_job("late", {"at": at(0.2), "tolerance": 1}), headers=admin).json
+    time.sleep(2.5)  # the scheduler was "down" past the job's tolerance (times are whole seconds)
     app.extensions["orchestrator.scheduler"].tick()
     runs = runs_of(client, admin, job["id"])
     assert [r["status"] for r in runs] == ["Missed"]
@@ -289,3 +289,30 @@ def test_after_downtime_occurrences_past_the_tolerance_are_missed_as_late(make_a
     late = [r for r in runs if r["error"] and r["error"].startswith("missed: not started within the tolerance")]
     assert coalesced and late and len(coalesced) + len(late) == len(runs) - 1
     assert max(r["scheduled_for"] for r in late) < min(r["scheduled_for"] for r in coalesced)
+
+
+def test_schedules_that_could_never_run_are_refused(client, admin):
+    """A tolerance of 0 (every run would be missed), an ``at`` past its tolerance."""
+    for schedule, field in [({"cron": "* * * * *", "tolerance": 0}, "schedule.tolerance"),
+                            ({"at": at(-5), "tolerance": 1}, "schedule.at")]:
+        response = client.post("/api/v1/jobs", json=method_job("never", schedule), headers=admin)
+        assert response.status_code == 422 and field in response.json["error"]["details"], schedule
+    assert client.get("/api/v1/jobs", headers=admin).json["total"] == 0
+
+
+def test_a_job_whose_time_passed_while_paused_is_not_resumed(make_app, admin):
+    """Resumed, it would sit on the schedule without a next run, forever: refused, it stays paused."""
+    app = make_app()
+    client = app.test_client()
+    job = client.post("/api/v1/jobs", json=method_job("paused", {"at": at(60)}, paused=True), headers=admin).json
+    passed = {"at": "2020-01-01T00:00:00Z", "timezone": "UTC", "tolerance": 10}   # as if time went by
+    with app.extensions["orchestrator.engine"].begin() as conn:
+        conn.execute(update(store.jobs).where(store.jobs.c.id == job["id"]).values(schedule=json.dumps(passed)))
+    refused = client.patch(f"/api/v1/jobs/{job['id']}", json={"paused": False}, headers=admin)
+    assert refused.status_code == 422
+    assert refused.json["error"]["message"].startswith("cannot resume")
+    assert "schedule.at" in refused.json["error"]["details"]
+    assert client.get(f"/api/v1/jobs/{job['id']}", headers=admin).json["paused"] is True
+    rescheduled = client.patch(f"/api/v1/jobs/{job['id']}", json={"paused": False, "schedule": {"at": at(60)}},
+                               headers=admin)
+    assert rescheduled.status_code == 200 and rescheduled.json["next_run_at"] is not None

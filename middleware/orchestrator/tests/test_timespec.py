@@ -67,7 +67,7 @@ def test_at_in_the_past_names_the_field_and_tolerance_allows_a_little():
     assert "schedule.at" in invalid({"at": "1-jan-2027 11:59:49"})                      # 11 s late
     assert parse_schedule({"at": "1-jan-2027 11:59:51"}, NOW).one_off                    # 9 s late
     assert parse_schedule({"at": "1-jan-2027 11:59:00", "tolerance": 60}, NOW).one_off
-    assert "schedule.at" in invalid({"at": "1-jan-2027 11:59:51", "tolerance": 0})
+    assert "schedule.at" in invalid({"at": "1-jan-2027 11:59:51", "tolerance": 1})
 
 
 def test_at_rounds_fractions_up_to_whole_seconds():
@@ -460,7 +460,23 @@ def test_tolerance_and_timezone_defaults():
                  {"cron": "0 * * * *"}):
         schedule = parse_schedule(data, NOW)
         assert (schedule.spec["tolerance"], schedule.tolerance, schedule.timezone) == (10, 10.0, "UTC")
-    assert parse_schedule({"cron": "0 * * * *", "tolerance": 0.5}, NOW).tolerance == 0.5
+    assert parse_schedule({"cron": "0 * * * *", "tolerance": 1.5}, NOW).tolerance == 1.5
+
+
+@pytest.mark.parametrize("tolerance", [0, 0.5, 0.999])
+def test_a_tolerance_every_run_would_miss_is_refused(tolerance):
+    """A run starts some milliseconds after its time at best: under a second, most runs or all
+    of them (with 0, every one) would be recorded Missed."""
+    details = invalid({"cron": "0 * * * *", "tolerance": tolerance})
+    assert details == {"schedule.tolerance": [
+        "must be a number of seconds from 1 to 86400 (a run starts some milliseconds after its time, later when "
+        "the service is busy: with less than a second, some runs or all would be missed)"]}
+    assert parse_schedule({"cron": "0 * * * *", "tolerance": 1}, NOW).tolerance == 1.0
+
+
+def test_a_tolerance_stored_before_the_minimum_reads_as_the_minimum():
+    stored = schedule_from_stored({"cron": "0 * * * *", "timezone": "UTC", "tolerance": 0})
+    assert stored.spec["tolerance"] == 0 and stored.tolerance == 1.0
 
 
 def test_times_must_be_aware():

@@ -129,7 +129,8 @@ def change_job(job_id, body):
     :statuscode 200: the job as changed
     :statuscode 403: the new action names a cloud the caller may not use
     :statuscode 404: no such job
-    :statuscode 422: a field is invalid
+    :statuscode 422: a field is invalid, or the job is resumed while its schedule never fires
+        again (an ``at`` passed while it was paused): ``details`` names the schedule's field
     """
     jobs().get(g.caller, job_id)  # 404 before any validation work on another's job
     changes = dict(body)

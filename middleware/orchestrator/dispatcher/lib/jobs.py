@@ -12,9 +12,9 @@ import uuid
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 
-from dispatcher.errors import NotFound
+from dispatcher.errors import NotFound, TooCostly, ValidationFailed
 from dispatcher.lib import store
-from dispatcher.lib.timespec import schedule_from_stored
+from dispatcher.lib.timespec import MIN_TOLERANCE, check_fires, schedule_from_stored
 
 SUBMITTED, RUNNING, COMPLETED, FAILED, MISSED = "Submitted", "Running", "Completed", "Failed", "Missed"
 FINISHED = (COMPLETED, FAILED, MISSED)
@@ -154,7 +154,15 @@ class Jobs:
                 values["next_run_at"] = first_fire(schedule, now)
             elif changes.get("paused") is False and row["paused"]:
                 # Resuming: occurrences passed while paused are not owed; fire from now on.
-                values["next_run_at"] = first_fire(schedule_from_stored(json.loads(row["schedule"])), now)
+                stored = schedule_from_stored(json.loads(row["schedule"]))
+                try:
+                    check_fires(stored, datetime.fromtimestamp(now, timezone.utc))
+                except TooCostly:
+                    raise
+                except ValidationFailed as exc:     # its time passed while it was paused
+                    raise ValidationFailed("cannot resume: the job's schedule never fires again; give it a "
+                                           "new schedule", exc.details) from None
+                values["next_run_at"] = first_fire(stored, now)
             conn.execute(update(store.jobs).where(store.jobs.c.id == job_id).values(**values))
             changed = job_dict(self._get_row(conn, caller, job_id))
         self.on_change()
@@ -213,7 +221,8 @@ class Jobs:
             run_id = str(uuid.uuid4())
             conn.execute(insert(store.runs).values(
                 id=run_id, job_id=job_id, account_id=row["account_id"], scheduled_for=now,
-                deadline=now + float(tolerance if tolerance is not None else spec.get("tolerance", 10)),
+                deadline=now + max(float(tolerance if tolerance is not None else spec.get("tolerance", 10)),
+                                   MIN_TOLERANCE),
                 action=row["action"], overlap="allow", status=SUBMITTED, submitted_at=now))
             conn.execute(insert(store.run_events).values(run_id=run_id, status=SUBMITTED, at=now,
                                                          message="run requested through the API"))

@@ -1,7 +1,7 @@
 """Time specifications: parse and validate a job's ``schedule``, compute its fire times.
 
 Four forms, each with an optional ``timezone`` (IANA name, default ``UTC``) and ``tolerance``
-(seconds a run may start late, default 10)::
+(seconds a run may start late, 1 to 86400, default 10)::
 
     {"at": "2027-01-01T09:00:00Z"}                       one-off; ISO 8601 or "1-jan-2027 9:00"
     {"frequency": "daily", "byhour": [9], ...}           an RFC 5545 recurrence as JSON
@@ -66,6 +66,7 @@ from dispatcher.lib.budget import Budget, BudgetExceeded, MeteredRule
 UTC = timezone.utc
 ZERO = timedelta(0)
 DEFAULT_TOLERANCE = 10
+MIN_TOLERANCE = 1           # a run starts a few milliseconds late at best: 0 would always miss
 MAX_TOLERANCE = 86400
 MAX_INTERVAL = 1_000_000
 MAX_COUNT = 10_000          # COUNT is resolved to its last occurrence once; this bounds that walk
@@ -146,7 +147,9 @@ class Schedule:
 
     @property
     def tolerance(self):
-        return float(self.spec["tolerance"])
+        """Seconds a run may start late; at least MIN_TOLERANCE, also for a schedule stored
+        with less before that minimum was set (with 0, all its runs were missed)."""
+        return max(float(self.spec["tolerance"]), MIN_TOLERANCE)
 
     @property
     def one_off(self):
@@ -178,7 +181,7 @@ def parse_schedule(data, now):
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("parse_schedule needs a timezone-aware now")
     schedule = _read(data, now)
-    _check_fires(schedule, now)
+    check_fires(schedule, now)
     return schedule
 
 
@@ -216,7 +219,8 @@ def _read(data, now):
         if key not in allowed:
             errors.add(key, f"unknown field for the {kind} form; allowed: {', '.join(allowed)}")
     zone = _zone(data.get("timezone", "UTC"), errors) or ZoneInfo("UTC")     # to report more errors
-    tolerance = _tolerance(data.get("tolerance", DEFAULT_TOLERANCE), errors)
+    least = 0 if now is None else MIN_TOLERANCE     # a spec stored before the minimum still reads
+    tolerance = _tolerance(data.get("tolerance", DEFAULT_TOLERANCE), least, errors)
     spec = {"timezone": data.get("timezone", "UTC"), "tolerance": tolerance}
     reader = {"at": _read_at, "recurrence": _read_recurrence, "rrule": _read_rrule, "cron": _read_cron}[kind]
     body, plan = reader(data, zone, now, errors)
@@ -237,10 +241,12 @@ def _zone(name, errors):
         return None
 
 
-def _tolerance(value, errors):
+def _tolerance(value, least, errors):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not 0 <= value <= MAX_TOLERANCE:
-        errors.add("tolerance", f"must be a number of seconds from 0 to {MAX_TOLERANCE}")
+            or not least <= value <= MAX_TOLERANCE:
+        errors.add("tolerance", f"must be a number of seconds from {MIN_TOLERANCE} to {MAX_TOLERANCE} (a run starts "
+                                "some milliseconds after its time, later when the service is busy: with less "
+                                "than a second, some runs or all would be missed)")
         return None
     return value
 
@@ -584,9 +590,10 @@ def _cron_weekday(text):
     raise ValueError(f"day of week {text!r} must be 0-7 (0 and 7 are Sunday) or sun..sat")
 
 
-def _check_fires(schedule, now):
-    """Refuse a schedule that will never fire after ``now``, naming the field at fault; one
-    too costly to compute raises :class:`TooCostly`."""
+def check_fires(schedule, now):
+    """Refuse a schedule that will never fire after the aware time ``now`` (when it is given,
+    or when its paused job resumes), naming the field at fault; one too costly to compute
+    raises :class:`TooCostly`."""
     plan, spec, errors = schedule._plan, schedule.spec, _Errors()
     if schedule.one_off:
         if plan.moment < now - timedelta(seconds=schedule.tolerance):
