@@ -39,6 +39,10 @@ class ValidationFailed(DispatcherError, ValueError):
     code = "validation_failed"
 
 
+class TooCostly(ValidationFailed):
+    """A schedule whose next fire time takes more work to find than one computation may do."""
+
+
 class Unauthorized(DispatcherError):
     status = 401
     code = "unauthorized"

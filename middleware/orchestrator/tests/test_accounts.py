@@ -74,6 +74,25 @@ def test_quota_boundary(client, new_account):
     assert group.status_code == 403 and client.get("/api/v1/jobs", headers=user).json["total"] == 10
 
 
+def test_quota_is_checked_before_the_schedule_is_parsed(client, new_account):
+    """A full account is refused for its quota even with a schedule that would answer 422:
+    no schedule work is done for a job that cannot be stored."""
+    _, user = new_account("free")
+    for n in range(10):
+        assert client.post("/api/v1/jobs", json=JOB, headers=user).status_code == 201, n
+    invalid = {**JOB, "schedule": {"cron": "61 3 * * *"}}
+    refused = client.post("/api/v1/jobs", json=invalid, headers=user)
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "quota_exceeded"
+    group = client.put("/api/v1/groups/more", json={"jobs": [invalid]}, headers=user)
+    assert group.status_code == 403 and group.json["error"]["code"] == "quota_exceeded"
+    # The early count leaves room for the jobs a group replaces: the schedule is looked at.
+    jobs = client.get("/api/v1/jobs", headers=user).json["items"]
+    client.delete(f"/api/v1/jobs/{jobs[0]['id']}", headers=user)
+    assert client.put("/api/v1/groups/mine", json={"jobs": [JOB]}, headers=user).status_code == 200
+    replaced = client.put("/api/v1/groups/mine", json={"jobs": [invalid]}, headers=user)
+    assert replaced.status_code == 422 and "jobs.0.schedule.cron" in replaced.json["error"]["details"]
+
+
 def test_unlimited_plan_has_no_limit(client, new_account):
     _, user = new_account("unlimited")
     for _ in range(12):

@@ -1,14 +1,18 @@
 """The scheduler: claims, exactly once, overlap, one-off jobs, runs and their events."""
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+import json
+import logging
 import threading
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 import pytest
 
 from dispatcher.lib import store
 from dispatcher.lib.actions.method import register_method
+from dispatcher.lib.budget import Budget
+from dispatcher.lib.timespec import FOLLOW_STEPS
 
 CALLS = []
 CALLS_LOCK = threading.Lock()
@@ -158,8 +162,8 @@ def test_two_schedulers_claiming_at_once_never_duplicate(make_app, admin):
 def test_missed_when_it_cannot_start_within_tolerance(make_app, admin):
     app = make_app()
     client = app.test_client()
-    job = client.post("/api/v1/jobs", json=method_job("late", {"at": at(0.2), "tolerance": 0}), headers=admin).json
-    time.sleep(1.5)  # the scheduler was "down" past the job's tolerance (times are whole seconds)
+    job = client.post("/api/v1/jobs", json=method_job("late", {"at": at(0.2), "tolerance": 1}), headers=admin).json
+    time.sleep(2.5)  # the scheduler was "down" past the job's tolerance (times are whole seconds)
     app.extensions["orchestrator.scheduler"].tick()
     runs = runs_of(client, admin, job["id"])
     assert [r["status"] for r in runs] == ["Missed"]
@@ -207,3 +211,108 @@ def test_one_off_a_little_late_still_runs(live, admin):
     assert job.get("next_run_at") is not None, job
     runs = wait_for(lambda: [r for r in runs_of(client, admin, job["id"]) if r["status"] == "Completed"])
     assert len(runs) == 1
+
+
+EVERY_HOUR = ",".join(str(hour) for hour in range(24))
+ISSUE_RRULE = ("DTSTART:00010101T000000Z\nRRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;"
+               f"BYHOUR={EVERY_HOUR};BYSETPOS=-1;COUNT=10000")
+
+
+def test_a_schedule_too_costly_to_compute_is_refused(client, admin):
+    response = client.post("/api/v1/jobs", json=method_job("costly", {"rrule": ISSUE_RRULE}), headers=admin)
+    assert response.status_code == 422
+    assert "too costly to compute" in response.json["error"]["details"]["schedule.rrule"][0]
+    assert client.get("/api/v1/jobs", headers=admin).json["total"] == 0
+
+
+def test_a_schedule_too_costly_to_follow_stops_without_stalling_the_scheduler(make_app, admin, caplog):
+    """A stored rule whose next time takes too much work (its times grew rarer): the due run
+    runs, the job stays without a next run, and the tick spends one bounded computation."""
+    app = make_app()
+    client = app.test_client()
+    job = client.post("/api/v1/jobs", json=method_job("rarer", {"frequency": "secondly", "tolerance": 30}),
+                      headers=admin).json
+    costly = {"rrule": "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=23;BYMINUTE=59",
+              "start": "2027-01-01T00:00:00Z", "timezone": "UTC", "tolerance": 30}
+    with app.extensions["orchestrator.engine"].begin() as conn:
+        conn.execute(update(store.jobs).where(store.jobs.c.id == job["id"])
+                     .values(schedule=json.dumps(costly), next_run_at=time.time() - 1))
+    with caplog.at_level(logging.WARNING, "dispatcher.lib.scheduler"), Budget() as meter:
+        app.extensions["orchestrator.scheduler"].tick()
+    assert meter.spent <= FOLLOW_STEPS + 732
+    assert f"job {job['id']} stops" in caplog.text
+    shown = client.get(f"/api/v1/jobs/{job['id']}", headers=admin).json
+    assert shown["next_run_at"] is None and shown["paused"] is False
+    assert [r["status"] for r in runs_of(client, admin, job["id"])] == ["Running"]
+
+
+def caught_up(make_app, admin, name, schedule, overlap="skip"):
+    """A job whose next occurrences passed ten seconds ago, while no scheduler ran; one tick of
+    the scheduler coming back, then its runs once none is left Submitted or Running."""
+    app = make_app(SCHEDULER_LOOKAHEAD=0)           # nothing is claimed ahead: only what is owed
+    client = app.test_client()
+    job = client.post("/api/v1/jobs", json=method_job(name, schedule, overlap=overlap), headers=admin).json
+    with app.extensions["orchestrator.engine"].begin() as conn:
+        conn.execute(update(store.jobs).where(store.jobs.c.id == job["id"])
+                     .values(next_run_at=store.jobs.c.next_run_at - 10))
+    scheduler = app.extensions["orchestrator.scheduler"]
+    scheduler.tick()
+    client.patch(f"/api/v1/jobs/{job['id']}", json={"paused": True}, headers=admin)  # nothing more falls due
+
+    def settled():
+        scheduler.tick()                            # records what the run reported
+        runs = runs_of(client, admin, job["id"])
+        return runs if not [r for r in runs if r["status"] in ("Submitted", "Running")] else None
+    return wait_for(settled)
+
+
+@pytest.mark.parametrize("overlap", ["skip", "wait", "allow"])
+def test_after_downtime_only_the_latest_owed_occurrence_runs(make_app, admin, overlap):
+    runs = caught_up(make_app, admin, f"back-{overlap}",
+                     {"frequency": "secondly", "start": at(-60), "tolerance": 30}, overlap)
+    completed = [r for r in runs if r["status"] == "Completed"]
+    assert len(completed) == 1, runs
+    latest = completed[0]["scheduled_for"]
+    others = [r for r in runs if r is not completed[0]]
+    assert len(others) >= 9 and {r["status"] for r in others} == {"Missed"}
+    assert {r["error"] for r in others} == {
+        f"missed: the scheduler was down or behind; coalesced into the occurrence of {latest}"}
+    assert max(r["scheduled_for"] for r in others) < latest
+
+
+def test_after_downtime_occurrences_past_the_tolerance_are_missed_as_late(make_app, admin):
+    runs = caught_up(make_app, admin, "back-late", {"frequency": "secondly", "start": at(-60), "tolerance": 3})
+    completed = [r for r in runs if r["status"] == "Completed"]
+    assert len(completed) == 1, runs
+    coalesced = [r for r in runs if r["error"] == "missed: the scheduler was down or behind; coalesced into "
+                                                  f"the occurrence of {completed[0]['scheduled_for']}"]
+    late = [r for r in runs if r["error"] and r["error"].startswith("missed: not started within the tolerance")]
+    assert coalesced and late and len(coalesced) + len(late) == len(runs) - 1
+    assert max(r["scheduled_for"] for r in late) < min(r["scheduled_for"] for r in coalesced)
+
+
+def test_schedules_that_could_never_run_are_refused(client, admin):
+    """A tolerance of 0 (every run would be missed), an ``at`` past its tolerance."""
+    for schedule, field in [({"cron": "* * * * *", "tolerance": 0}, "schedule.tolerance"),
+                            ({"at": at(-5), "tolerance": 1}, "schedule.at")]:
+        response = client.post("/api/v1/jobs", json=method_job("never", schedule), headers=admin)
+        assert response.status_code == 422 and field in response.json["error"]["details"], schedule
+    assert client.get("/api/v1/jobs", headers=admin).json["total"] == 0
+
+
+def test_a_job_whose_time_passed_while_paused_is_not_resumed(make_app, admin):
+    """Resumed, it would sit on the schedule without a next run, forever: refused, it stays paused."""
+    app = make_app()
+    client = app.test_client()
+    job = client.post("/api/v1/jobs", json=method_job("paused", {"at": at(60)}, paused=True), headers=admin).json
+    passed = {"at": "2020-01-01T00:00:00Z", "timezone": "UTC", "tolerance": 10}   # as if time went by
+    with app.extensions["orchestrator.engine"].begin() as conn:
+        conn.execute(update(store.jobs).where(store.jobs.c.id == job["id"]).values(schedule=json.dumps(passed)))
+    refused = client.patch(f"/api/v1/jobs/{job['id']}", json={"paused": False}, headers=admin)
+    assert refused.status_code == 422
+    assert refused.json["error"]["message"].startswith("cannot resume")
+    assert "schedule.at" in refused.json["error"]["details"]
+    assert client.get(f"/api/v1/jobs/{job['id']}", headers=admin).json["paused"] is True
+    rescheduled = client.patch(f"/api/v1/jobs/{job['id']}", json={"paused": False, "schedule": {"at": at(60)}},
+                               headers=admin)
+    assert rescheduled.status_code == 200 and rescheduled.json["next_run_at"] is not None

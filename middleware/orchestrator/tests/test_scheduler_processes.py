@@ -67,10 +67,13 @@ def test_exactly_once_with_four_workers(tmp_path, target):
     statuses = dict(store_rows(service, f"SELECT status, count(*) FROM runs WHERE job_id IN ({one_off_ids}) "
                                         "GROUP BY status"))
     assert statuses == {"Completed": 40}, statuses
-    # A busy machine may leave a secondly run going when the next is due: that one is Missed,
-    # for that reason only (the job does not overlap itself), never run twice.
-    reasons = store_rows(service, "SELECT DISTINCT error FROM runs WHERE status != 'Completed'")
-    assert set(reasons) <= {("missed: the previous run of this job is still running",)}, reasons
+    # A busy machine may leave a secondly run going when the next is due, or hold the loop
+    # back past a second: that occurrence is Missed, for one of those reasons only (the job
+    # does not overlap itself; of occurrences owed at once only the latest runs), never run twice.
+    reasons = {error for (error,) in store_rows(service, "SELECT DISTINCT error FROM runs WHERE status != 'Completed'")}
+    assert all(reason == "missed: the previous run of this job is still running"
+               or reason.startswith("missed: the scheduler was down or behind; coalesced into the occurrence of ")
+               for reason in reasons), reasons
     for n in range(40):
         assert target.hits.get(f"/once-{n}") == 1, n
     for n, job_id in enumerate(recurring):

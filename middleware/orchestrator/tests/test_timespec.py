@@ -7,8 +7,9 @@ from dateutil.rrule import DAILY, FR, HOURLY, MINUTELY, MO, MONTHLY, SECONDLY, W
 from hypothesis import given, settings, strategies as st
 import pytest
 
-from dispatcher.errors import ValidationFailed
-from dispatcher.lib.timespec import Kind, Schedule, parse_schedule, schedule_from_stored
+from dispatcher.errors import TooCostly, ValidationFailed
+from dispatcher.lib.budget import Budget
+from dispatcher.lib.timespec import MAX_STEPS, TOO_COSTLY, Kind, Schedule, parse_schedule, schedule_from_stored
 
 UTC = timezone.utc
 NOW = datetime(2027, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -66,7 +67,7 @@ def test_at_in_the_past_names_the_field_and_tolerance_allows_a_little():
     assert "schedule.at" in invalid({"at": "1-jan-2027 11:59:49"})                      # 11 s late
     assert parse_schedule({"at": "1-jan-2027 11:59:51"}, NOW).one_off                    # 9 s late
     assert parse_schedule({"at": "1-jan-2027 11:59:00", "tolerance": 60}, NOW).one_off
-    assert "schedule.at" in invalid({"at": "1-jan-2027 11:59:51", "tolerance": 0})
+    assert "schedule.at" in invalid({"at": "1-jan-2027 11:59:51", "tolerance": 1})
 
 
 def test_at_rounds_fractions_up_to_whole_seconds():
@@ -172,6 +173,57 @@ def test_long_running_wall_clock_series_with_count():
     counted = parse_schedule({"rrule": "FREQ=HOURLY;COUNT=9000", "start": "2026-01-01T00:00:00Z"}, NOW)
     assert counted.next_after(NOW) == utc(2027, 1, 1, 13)
     assert counted.next_after(utc(2027, 1, 10, 23)) is None       # the 9000th is 2027-01-10T23:00Z
+
+
+# -- bounded work ---------------------------------------------------------------------------
+
+EVERY_HOUR = ",".join(str(hour) for hour in range(24))
+REFUSED = TOO_COSTLY.format(steps=MAX_STEPS)
+COSTLY = [
+    # Walks from the year 1 towards its 10,000th 29 February: past the year 9999.
+    f"DTSTART:00010101T000000Z\nRRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYHOUR={EVERY_HOUR};BYSETPOS=-1;COUNT=10000",
+    "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=23;BYMINUTE=59",      # 86,000 steps a day, for a year
+    "FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;BYHOUR=23",         # a Monday 29 February: 2044
+    "FREQ=SECONDLY;BYSETPOS=2;BYMINUTE=0",                              # never: one time per period
+]
+
+
+@pytest.mark.parametrize("rule", COSTLY)
+def test_costly_rules_are_refused_after_bounded_work(rule):
+    with Budget() as meter:
+        assert invalid({"rrule": rule}) == {"schedule.rrule": [REFUSED]}
+    # At most two computations (whether it ever fires, when it fires next), each stopped at
+    # its budget; one step more costs at most 366 * (1 + len(BYSETPOS)).
+    assert meter.spent <= 2 * (MAX_STEPS + 732)
+
+
+def test_the_same_times_named_with_a_coarser_frequency_are_cheap():
+    minutes = ",".join(str(minute) for minute in range(60))
+    schedule = parse_schedule({"rrule": f"FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=23;BYMINUTE={minutes}",
+                               "start": "2027-01-01T00:00:00Z"}, NOW)
+    with Budget() as meter:
+        assert fires(schedule, NOW, 2) == [utc(2028, 2, 29, 23, 0), utc(2028, 2, 29, 23, 1)]
+    assert meter.spent < MAX_STEPS / 100
+
+
+def test_a_costly_stored_schedule_is_bounded_too():
+    """What the scheduler computes for a stored schedule, which is not validated again."""
+    stored = schedule_from_stored({"rrule": COSTLY[1], "start": "2027-01-01T00:00:00Z", "timezone": "UTC",
+                                   "tolerance": 10})
+    with Budget() as meter, pytest.raises(TooCostly) as caught:
+        stored.next_after(NOW)
+    assert caught.value.status == 422 and caught.value.details == {"schedule.rrule": [REFUSED]}
+    assert MAX_STEPS < meter.spent <= MAX_STEPS + 732
+
+
+@pytest.mark.parametrize("frequency", ["YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY"])
+def test_every_frequency_is_charged_for_the_days_it_walks(frequency):
+    """The guard on dateutil: its walk must be charged, at least a step a day, at every frequency."""
+    schedule = parse_schedule({"rrule": f"FREQ={frequency};BYMONTH=2;BYDAY=MO;BYHOUR=0;BYMINUTE=0;BYSECOND=0",
+                               "start": "2027-01-01T00:00:00Z"}, NOW)
+    with Budget() as meter:
+        assert schedule.next_after(utc(2027, 3, 1)) == utc(2028, 2, 7)
+    assert meter.spent >= (utc(2028, 2, 7) - utc(2027, 3, 1)).days
 
 
 # -- rrule strings --------------------------------------------------------------------------
@@ -408,7 +460,23 @@ def test_tolerance_and_timezone_defaults():
                  {"cron": "0 * * * *"}):
         schedule = parse_schedule(data, NOW)
         assert (schedule.spec["tolerance"], schedule.tolerance, schedule.timezone) == (10, 10.0, "UTC")
-    assert parse_schedule({"cron": "0 * * * *", "tolerance": 0.5}, NOW).tolerance == 0.5
+    assert parse_schedule({"cron": "0 * * * *", "tolerance": 1.5}, NOW).tolerance == 1.5
+
+
+@pytest.mark.parametrize("tolerance", [0, 0.5, 0.999])
+def test_a_tolerance_every_run_would_miss_is_refused(tolerance):
+    """A run starts some milliseconds after its time at best: under a second, most runs or all
+    of them (with 0, every one) would be recorded Missed."""
+    details = invalid({"cron": "0 * * * *", "tolerance": tolerance})
+    assert details == {"schedule.tolerance": [
+        "must be a number of seconds from 1 to 86400 (a run starts some milliseconds after its time, later when "
+        "the service is busy: with less than a second, some runs or all would be missed)"]}
+    assert parse_schedule({"cron": "0 * * * *", "tolerance": 1}, NOW).tolerance == 1.0
+
+
+def test_a_tolerance_stored_before_the_minimum_reads_as_the_minimum():
+    stored = schedule_from_stored({"cron": "0 * * * *", "timezone": "UTC", "tolerance": 0})
+    assert stored.spec["tolerance"] == 0 and stored.tolerance == 1.0
 
 
 def test_times_must_be_aware():

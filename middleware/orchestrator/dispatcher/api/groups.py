@@ -41,7 +41,8 @@ def replace_group(group, body):
     :>json string group: the group's name after the call
     :>json array jobs: its jobs
     :statuscode 200: replaced
-    :statuscode 403: the plan's quota would be exceeded, or an action names a refused cloud
+    :statuscode 403: the plan's quota would be exceeded (answered before the jobs are looked at),
+        or an action names a refused cloud
     :statuscode 409: ``rename_to`` names a group that has jobs, and ``replace`` is not true
     :statuscode 422: the group's name is invalid, or a job is; ``details`` names it
         (``jobs.<i>.<field>``)
@@ -50,8 +51,9 @@ def replace_group(group, body):
         schemas.GROUP_NAME(group)
     except ValidationError as exc:
         raise ValidationFailed(f"invalid group name {group!r}: {exc.messages[0]}", {"group": exc.messages}) from None
-    specs = [job_spec(job, prefix=f"jobs.{i}") for i, job in enumerate(body["jobs"])]
     target = body["rename_to"] or group
+    jobs().check_room(g.caller, len(body["jobs"]), check_quota, replacing={group, target})
+    specs = [job_spec(job, prefix=f"jobs.{i}") for i, job in enumerate(body["jobs"])]
     return {"group": target, "jobs": jobs().replace_group(g.caller, group, specs, check_quota, body["rename_to"],
                                                               body["replace"])}
 

@@ -77,9 +77,11 @@ def create_job(body):
     :>json string id: the job's id
     :>json string next_run_at: when it fires next (ISO 8601, UTC)
     :statuscode 201: scheduled
-    :statuscode 403: the plan's job quota is reached (``quota_exceeded``), or the cloud is refused
+    :statuscode 403: the plan's job quota is reached (``quota_exceeded``, answered before the
+        schedule and action are looked at), or the cloud is refused
     :statuscode 422: a field is invalid; ``details`` names it (e.g. ``schedule.at``)
     """
+    jobs().check_room(g.caller, 1, check_quota)
     return jobs().create(g.caller, job_spec(body), check_quota), 201
 
 
@@ -127,7 +129,8 @@ def change_job(job_id, body):
     :statuscode 200: the job as changed
     :statuscode 403: the new action names a cloud the caller may not use
     :statuscode 404: no such job
-    :statuscode 422: a field is invalid
+    :statuscode 422: a field is invalid, or the job is resumed while its schedule never fires
+        again (an ``at`` passed while it was paused): ``details`` names the schedule's field
     """
     jobs().get(g.caller, job_id)  # 404 before any validation work on another's job
     changes = dict(body)

@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 import json
 import uuid
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
-from dispatcher.errors import Conflict, NotFound
+from dispatcher.errors import Conflict, NotFound, TooCostly, ValidationFailed
 from dispatcher.lib import store
-from dispatcher.lib.timespec import schedule_from_stored
+from dispatcher.lib.timespec import MIN_TOLERANCE, check_fires, schedule_from_stored
 
 SUBMITTED, RUNNING, COMPLETED, FAILED, MISSED = "Submitted", "Running", "Completed", "Failed", "Missed"
 FINISHED = (COMPLETED, FAILED, MISSED)
@@ -94,6 +94,17 @@ class Jobs:
                 "overlap": spec.overlap, "paused": spec.paused, "next_run_at": first_fire(spec.schedule, now),
                 "created_at": now, "updated_at": now}
 
+    def check_room(self, caller, adding, check_quota, replacing=()):
+        """The quota, checked before any work on the new jobs: one count, no lock. ``create``
+        and ``replace_group`` check again, under the account's lock, as they insert. The jobs
+        of the groups ``replacing`` make room."""
+        t = store.jobs
+        kept = select(func.count()).select_from(t).where(t.c.account_id == caller.account_id)
+        if replacing:
+            kept = kept.where(or_(t.c.group.is_(None), t.c.group.not_in(list(replacing))))
+        with self.engine.connect() as conn:
+            check_quota(conn.execute(kept).scalar(), adding)
+
     # -- jobs -------------------------------------------------------------------------
     def create(self, caller, spec, check_quota):
         """Insert a job; ``check_quota(scheduled, adding)`` raises when the plan is full."""
@@ -143,7 +154,15 @@ class Jobs:
                 values["next_run_at"] = first_fire(schedule, now)
             elif changes.get("paused") is False and row["paused"]:
                 # Resuming: occurrences passed while paused are not owed; fire from now on.
-                values["next_run_at"] = first_fire(schedule_from_stored(json.loads(row["schedule"])), now)
+                stored = schedule_from_stored(json.loads(row["schedule"]))
+                try:
+                    check_fires(stored, datetime.fromtimestamp(now, timezone.utc))
+                except TooCostly:
+                    raise
+                except ValidationFailed as exc:     # its time passed while it was paused
+                    raise ValidationFailed("cannot resume: the job's schedule never fires again; give it a "
+                                           "new schedule", exc.details) from None
+                values["next_run_at"] = first_fire(stored, now)
             conn.execute(update(store.jobs).where(store.jobs.c.id == job_id).values(**values))
             changed = job_dict(self._get_row(conn, caller, job_id))
         self.on_change()
@@ -209,7 +228,8 @@ class Jobs:
             run_id = str(uuid.uuid4())
             conn.execute(insert(store.runs).values(
                 id=run_id, job_id=job_id, account_id=row["account_id"], scheduled_for=now,
-                deadline=now + float(tolerance if tolerance is not None else spec.get("tolerance", 10)),
+                deadline=now + max(float(tolerance if tolerance is not None else spec.get("tolerance", 10)),
+                                   MIN_TOLERANCE),
                 action=row["action"], overlap="allow", status=SUBMITTED, submitted_at=now))
             conn.execute(insert(store.run_events).values(run_id=run_id, status=SUBMITTED, at=now,
                                                          message="run requested through the API"))

@@ -15,6 +15,13 @@ within that):
    records them Missed when they can no longer start within the job's tolerance, or when the
    previous run of a non-overlapping job is still going.
 
+Catching up, as cron does: when several occurrences of one job are owed at once, because the
+scheduler was down (or no scheduler held the lease) or its loop fell behind, only the latest
+one still within the tolerance is run (or skipped, or queued, as ``overlap`` says); the
+earlier ones within the tolerance are recorded Missed, coalesced into it, and those past the
+tolerance Missed as late. This holds whatever ``overlap`` is: ``allow`` lets a run start while
+the previous one is going, it does not start ten runs of the downtime at once.
+
 State changes of runs go through the :class:`~dispatcher.lib.recorder.RunRecorder`, in batches.
 """
 from collections import defaultdict, deque
@@ -32,17 +39,18 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from dispatcher.errors import DispatcherError
+from dispatcher.errors import DispatcherError, TooCostly
 from dispatcher.lib import store
 from dispatcher.lib.actions import ActionFailed, get_action, known_aliases
 from dispatcher.lib.actions.method import plugin_methods
-from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, RUNNING, SUBMITTED
+from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, RUNNING, SUBMITTED, iso
 from dispatcher.lib.recorder import RunRecorder
-from dispatcher.lib.timespec import schedule_from_stored
+from dispatcher.lib.timespec import FOLLOW_STEPS, schedule_from_stored
 
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
+STUCK = object()    # a next fire time too costly to compute: the job stays, with no next run
 
 
 class Scheduler:
@@ -226,7 +234,9 @@ class Scheduler:
 
         A claimed occurrence that can start is inserted straight as Running (one write per run
         on the hot path); a late one as Missed; one that must wait for its job's previous run
-        as Submitted, for :meth:`_dispatch`."""
+        as Submitted, for :meth:`_dispatch`. Of several occurrences of a job owed at once (the
+        scheduler was down or behind) only the latest is decided so; the others are Missed,
+        coalesced into it."""
         jobs = store.jobs
         horizon = now + self.lookahead
         due = conn.execute(select(jobs).where(jobs.c.paused.is_(False), jobs.c.next_run_at <= horizon)
@@ -239,10 +249,15 @@ class Scheduler:
                 schedule = self._schedule(job)
                 tolerance = schedule.tolerance
                 occurrences, nxt = self._occurrences(schedule, job["next_run_at"], now, horizon, tolerance)
+                owed = [when for when in occurrences if when <= now and when + tolerance >= now]
+                coalesced = set(owed[:-1])     # owed at once: the scheduler was down or behind
                 for when in occurrences:
                     if when > now:   # claimed ahead: started by _dispatch when it falls due
                         status, error = SUBMITTED, None
-                    else:
+                    elif when in coalesced:
+                        status, error = MISSED, (f"missed: the scheduler was down or behind; coalesced into the "
+                                                 f"occurrence of {iso(owed[-1])}")
+                    else:            # the latest owed (run, skipped or waiting), or a late one
                         status, error = self._decide(job["id"], job["overlap"], when + tolerance < now,
                                                      now - when, tolerance)
                     rows.append({"id": str(uuid.uuid4()), "job_id": job["id"], "account_id": job["account_id"],
@@ -252,6 +267,11 @@ class Scheduler:
                                  "finished_at": now if status == MISSED else None, "error": error})
                 if nxt is None:
                     drops.append({"jid": job["id"], "old": job["next_run_at"]})
+                    self._schedules.pop(job["id"], None)
+                elif nxt is STUCK:
+                    log.warning("job %s stops: its next fire time takes too much work to compute; it fires "
+                                "again once its schedule is changed", job["id"])
+                    moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": None})
                     self._schedules.pop(job["id"], None)
                 else:
                     moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": nxt})
@@ -308,18 +328,22 @@ class Scheduler:
         return found
 
     def _occurrences(self, schedule, first, now, horizon, tolerance):
-        """Occurrences from ``first`` up to ``horizon`` and the one after them (None: no more)."""
+        """Occurrences from ``first`` up to ``horizon`` and the one after them: None when there
+        are no more, STUCK when it takes more work to find than the schedule may cost."""
         found, when = [], first
-        while when is not None and when <= horizon:
-            if len(found) >= self.max_missed:
-                # Down or paused for long: record what we kept, skip to what can still start.
-                when = _next(schedule, now - tolerance)
-                while when is not None and when <= horizon:
-                    found.append(when)
-                    when = _next(schedule, when)
-                break
-            found.append(when)
-            when = _next(schedule, when)
+        try:
+            while when is not None and when <= horizon:
+                if len(found) >= self.max_missed:
+                    # Down or paused for long: record what we kept, skip to what can still start.
+                    when = _next(schedule, now - tolerance)
+                    while when is not None and when <= horizon:
+                        found.append(when)
+                        when = _next(schedule, when)
+                    break
+                found.append(when)
+                when = _next(schedule, when)
+        except TooCostly:    # refused at creation; a rule whose times grow rarer may get here later
+            return found, STUCK
         return found, when
 
     def _dispatch(self, conn, now):
@@ -422,5 +446,5 @@ class Scheduler:
 
 
 def _next(schedule, after):
-    when = schedule.next_after(datetime.fromtimestamp(after, timezone.utc))
+    when = schedule.next_after(datetime.fromtimestamp(after, timezone.utc), steps=FOLLOW_STEPS)
     return None if when is None else when.timestamp()

@@ -1,7 +1,7 @@
 """Time specifications: parse and validate a job's ``schedule``, compute its fire times.
 
 Four forms, each with an optional ``timezone`` (IANA name, default ``UTC``) and ``tolerance``
-(seconds a run may start late, default 10)::
+(seconds a run may start late, 1 to 86400, default 10)::
 
     {"at": "2027-01-01T09:00:00Z"}                       one-off; ISO 8601 or "1-jan-2027 9:00"
     {"frequency": "daily", "byhour": [9], ...}           an RFC 5545 recurrence as JSON
@@ -33,6 +33,17 @@ sets the time of day of a daily rule that names no hour; ``end`` (RRULE UNTIL) i
 date without a time is midnight; an ``at`` up to ``tolerance`` seconds old is accepted (the
 caller may still run it: ask ``next_after(now - tolerance)``); a rule with no occurrence in
 HORIZON_YEARS "never fires"; COUNT is at most MAX_COUNT. Fire times are whole seconds.
+
+The work is bounded. One computation of a fire time (``next_after``; whether a rule ever
+fires) may take at most MAX_STEPS steps of dateutil's walk, counted as it walks
+(:mod:`dispatcher.lib.budget`); past that it raises :class:`~dispatcher.errors.TooCostly`. A
+schedule is refused when its next fire time (with COUNT, its last occurrence, found once)
+needs more: a fine frequency whose times are rare (every second of 29 February at 23:59), a
+COUNT counted from a DTSTART centuries ago, a rule that never fires if showing it takes more.
+The scheduler then allows FOLLOW_STEPS for each later fire time, room for gaps longer than the
+one checked at creation; a rule whose times grow rarer still stops there, and the scheduler
+keeps its job without a next run and logs it. Cron expressions are not metered: APScheduler
+advances them field by field, a few steps for any expression.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -49,15 +60,23 @@ from dateutil import parser as dateparser
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import DAILY, HOURLY, MINUTELY, MONTHLY, SECONDLY, WEEKLY, YEARLY, rrulestr
 
-from dispatcher.errors import ValidationFailed
+from dispatcher.errors import TooCostly, ValidationFailed
+from dispatcher.lib.budget import Budget, BudgetExceeded, MeteredRule
 
 UTC = timezone.utc
 ZERO = timedelta(0)
 DEFAULT_TOLERANCE = 10
+MIN_TOLERANCE = 1           # a run starts a few milliseconds late at best: 0 would always miss
 MAX_TOLERANCE = 86400
 MAX_INTERVAL = 1_000_000
 MAX_COUNT = 10_000          # COUNT is resolved to its last occurrence once; this bounds that walk
 HORIZON_YEARS = 10          # a rule with no occurrence in this many years "never fires"
+MAX_STEPS = 200_000         # the work one fire-time computation may do (see dispatcher.lib.budget)
+FOLLOW_STEPS = 5 * MAX_STEPS    # the scheduler's, later: room for gaps longer than the one checked
+TOO_COSTLY = ("is too costly to compute: finding a fire time takes more than {steps:,} steps (its times are "
+              "too rare for its frequency, its COUNT reaches too far, or one period holds too many times); use a "
+              "coarser frequency that lists the times, e.g. FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=23;"
+              "BYMINUTE=0,1,...,59 for FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=23")
 
 
 class Kind(str, Enum):
@@ -128,19 +147,24 @@ class Schedule:
 
     @property
     def tolerance(self):
-        return float(self.spec["tolerance"])
+        """Seconds a run may start late; at least MIN_TOLERANCE, also for a schedule stored
+        with less before that minimum was set (with 0, all its runs were missed)."""
+        return max(float(self.spec["tolerance"]), MIN_TOLERANCE)
 
     @property
     def one_off(self):
         """True for an ``at`` schedule, which fires once and then leaves the schedule."""
         return "at" in self.spec
 
-    def next_after(self, after):
-        """The first fire time strictly after the aware datetime ``after``, in UTC; None if none is left."""
+    def next_after(self, after, steps=MAX_STEPS):
+        """The first fire time strictly after the aware datetime ``after``, in UTC; None if none is left.
+
+        Raises :class:`~dispatcher.errors.TooCostly` when finding it takes more than ``steps``.
+        """
         if after.tzinfo is None or after.utcoffset() is None:
             raise ValueError("next_after needs a timezone-aware datetime")
         try:
-            return self._plan.next_after(after.astimezone(UTC))
+            return _bounded(lambda: self._plan.next_after(after.astimezone(UTC)), self.spec, steps)
         except OverflowError:       # near datetime.max: nothing fires after the year 9999
             return None
 
@@ -157,7 +181,7 @@ def parse_schedule(data, now):
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("parse_schedule needs a timezone-aware now")
     schedule = _read(data, now)
-    _check_fires(schedule, now)
+    check_fires(schedule, now)
     return schedule
 
 
@@ -195,7 +219,8 @@ def _read(data, now):
         if key not in allowed:
             errors.add(key, f"unknown field for the {kind} form; allowed: {', '.join(allowed)}")
     zone = _zone(data.get("timezone", "UTC"), errors) or ZoneInfo("UTC")     # to report more errors
-    tolerance = _tolerance(data.get("tolerance", DEFAULT_TOLERANCE), errors)
+    least = 0 if now is None else MIN_TOLERANCE     # a spec stored before the minimum still reads
+    tolerance = _tolerance(data.get("tolerance", DEFAULT_TOLERANCE), least, errors)
     spec = {"timezone": data.get("timezone", "UTC"), "tolerance": tolerance}
     reader = {"at": _read_at, "recurrence": _read_recurrence, "rrule": _read_rrule, "cron": _read_cron}[kind]
     body, plan = reader(data, zone, now, errors)
@@ -216,10 +241,12 @@ def _zone(name, errors):
         return None
 
 
-def _tolerance(value, errors):
+def _tolerance(value, least, errors):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not 0 <= value <= MAX_TOLERANCE:
-        errors.add("tolerance", f"must be a number of seconds from 0 to {MAX_TOLERANCE}")
+            or not least <= value <= MAX_TOLERANCE:
+        errors.add("tolerance", f"must be a number of seconds from {MIN_TOLERANCE} to {MAX_TOLERANCE} (a run starts "
+                                "some milliseconds after its time, later when the service is busy: with less "
+                                "than a second, some runs or all would be missed)")
         return None
     return value
 
@@ -563,13 +590,15 @@ def _cron_weekday(text):
     raise ValueError(f"day of week {text!r} must be 0-7 (0 and 7 are Sunday) or sun..sat")
 
 
-def _check_fires(schedule, now):
-    """Refuse a schedule that will never fire after ``now``, naming the field at fault."""
+def check_fires(schedule, now):
+    """Refuse a schedule that will never fire after the aware time ``now`` (when it is given,
+    or when its paused job resumes), naming the field at fault; one too costly to compute
+    raises :class:`TooCostly`."""
     plan, spec, errors = schedule._plan, schedule.spec, _Errors()
     if schedule.one_off:
         if plan.moment < now - timedelta(seconds=schedule.tolerance):
             errors.add("at", f"is in the past ({spec['at']}; now is {_iso(now.astimezone(UTC))})")
-    elif not plan.possible():
+    elif not _bounded(plan.possible, spec):
         given = [name for name in NEVER_FIRES_BLAME if name in spec]
         errors.add("rrule" if "rrule" in spec else "cron" if "cron" in spec else (given or [""])[0],
                    f"never fires: no time in the next {HORIZON_YEARS} years matches all of its rules")
@@ -579,6 +608,18 @@ def _check_fires(schedule, now):
         else:
             errors.add("end", f"no occurrence between now and the end ({spec.get('end')})")
     errors.check()
+
+
+def _bounded(compute, spec, steps=MAX_STEPS):
+    """``compute()``, stopped with :class:`TooCostly` (naming the rule's field) past ``steps``."""
+    with Budget(steps) as budget:
+        try:
+            return compute()
+        except BudgetExceeded as exc:
+            if exc.budget is not budget:
+                raise
+    field = f"schedule.{next(key for key in FORMS if key in spec)}"
+    raise TooCostly(f"invalid schedule: {field}", {field: [TOO_COSTLY.format(steps=steps)]})
 
 
 # -- computing fire times -------------------------------------------------------------------
@@ -704,7 +745,7 @@ class _Recurrence:
         frame = _FixedFrame(start.utcoffset()) if absolute else _ZoneFrame(zone)
         dtstart = start.replace(tzinfo=None)
         line = ";".join(f"{name}={value}" for name, value in parts.items() if name != "UNTIL")
-        rule = rrulestr(line, dtstart=dtstart).replace(**_explicit_defaults(freq, parts, dtstart))
+        rule = MeteredRule.build(rrulestr(line, dtstart=dtstart), **_explicit_defaults(freq, parts, dtstart))
         source = cls(rule, freq, int(parts.get("INTERVAL", 1)), WEEKDAYS.index(parts.get("WKST", "MO")), dtstart,
                      int(parts.get("COUNT", 0)))
         return _Series(source, frame, start, end)
