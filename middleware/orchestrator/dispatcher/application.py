@@ -16,6 +16,7 @@ from dispatcher.lib import migrate, ratelimit, store
 from dispatcher.lib.accounts import Accounts, check_plans
 from dispatcher.lib.actions import RunContext
 from dispatcher.lib.actions.network import NetworkPolicy
+from dispatcher.lib.datastore import create_datastore
 from dispatcher.lib.cloud_init import prepare_cloud_environment
 from dispatcher.lib.executor import LocalExecutor
 from dispatcher.lib.jobs import Jobs
@@ -60,11 +61,13 @@ def create_app(settings=None):
                     "start, and this store's administrator does not have it. To replace a lost administrator "
                     "key, run 'orchestrator keys create --admin' on the server, with the service's settings.")
 
+    datastore = create_datastore(engine)
     owners = NodeOwners(engine)
     scheduler = Scheduler(engine, LocalExecutor(config["SCHEDULER_WORKERS"]),
                           run_context_factory(accounts, farm, owners, config), config)
     app.extensions.update({
-        "orchestrator.jobs": Jobs(engine, on_change=scheduler.wake),
+        "orchestrator.jobs": Jobs(datastore, on_change=scheduler.wake),
+        "orchestrator.datastore": datastore,
         "orchestrator.scheduler": scheduler,
         "orchestrator.engine": engine,
         "orchestrator.clouds": farm,

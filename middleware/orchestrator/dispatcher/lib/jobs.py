@@ -10,10 +10,9 @@ from datetime import datetime, timezone
 import json
 import uuid
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
-
-from dispatcher.errors import Conflict, NotFound, TooCostly, ValidationFailed
+from dispatcher.errors import NotFound, TooCostly, ValidationFailed
 from dispatcher.lib import store
+from dispatcher.lib.datastore import RunFilter
 from dispatcher.lib.timespec import MIN_TOLERANCE, check_fires, schedule_from_stored
 
 SUBMITTED, RUNNING, COMPLETED, FAILED, MISSED = "Submitted", "Running", "Completed", "Failed", "Missed"
@@ -65,27 +64,12 @@ def run_dict(row, events=None):
 
 
 class Jobs:
-    """Job, group and run operations, each scoped to an account unless the caller is the administrator."""
+    """Job, group and run operations, each scoped to an account unless the caller is the
+    administrator; the queries are the data store's."""
 
-    def __init__(self, engine, on_change=None):
-        self.engine = engine
+    def __init__(self, datastore, on_change=None):
+        self.datastore = datastore
         self.on_change = on_change or (lambda: None)
-
-    # -- scoping ----------------------------------------------------------------------
-    @staticmethod
-    def _scope(table, caller):
-        return True if caller.is_admin else table.c.account_id == caller.account_id
-
-    @staticmethod
-    def _lock_account(conn, account_id):
-        # A no-op write takes the account's row (PostgreSQL) or the database (SQLite) lock,
-        # so two concurrent requests cannot both pass the quota check.
-        conn.execute(update(store.accounts).where(store.accounts.c.id == account_id)
-                     .values(plan=store.accounts.c.plan))
-
-    def count(self, conn, account_id):
-        return conn.execute(select(func.count()).select_from(store.jobs)
-                            .where(store.jobs.c.account_id == account_id)).scalar()
 
     @staticmethod
     def _row(spec, account_id, now, job_id=None):
@@ -98,60 +82,39 @@ class Jobs:
         """The quota, checked before any work on the new jobs: one count, no lock. ``create``
         and ``replace_group`` check again, under the account's lock, as they insert. The jobs
         of the groups ``replacing`` make room."""
-        t = store.jobs
-        kept = select(func.count()).select_from(t).where(t.c.account_id == caller.account_id)
-        if replacing:
-            kept = kept.where(or_(t.c.group.is_(None), t.c.group.not_in(list(replacing))))
-        with self.engine.connect() as conn:
-            check_quota(conn.execute(kept).scalar(), adding)
+        check_quota(self.datastore.count_jobs(caller.account_id, excluding_groups=replacing), adding)
 
     # -- jobs -------------------------------------------------------------------------
     def create(self, caller, spec, check_quota):
         """Insert a job; ``check_quota(scheduled, adding)`` raises when the plan is full."""
-        now = store.now()
-        row = self._row(spec, caller.account_id, now)
-        with self.engine.begin() as conn:
-            self._lock_account(conn, caller.account_id)
-            check_quota(self.count(conn, caller.account_id), 1)
-            conn.execute(insert(store.jobs).values(**row))
+        row = self._row(spec, caller.account_id, store.now())
+        self.datastore.add_job(row, lambda held: check_quota(held, 1))
         self.on_change()
         # From what was written, not read back: a job due now may have run and left already.
         return job_dict(row)
 
     def list(self, caller, group=None):
-        query = select(store.jobs).where(self._scope(store.jobs, caller)).order_by(store.jobs.c.created_at)
-        if group is not None:
-            query = query.where(store.jobs.c.group == group)
-        with self.engine.connect() as conn:
-            return [job_dict(r) for r in conn.execute(query).mappings()]
-
-    def _get_row(self, conn, caller, job_id):
-        row = conn.execute(select(store.jobs).where(store.jobs.c.id == job_id, self._scope(store.jobs, caller))
-                           ).mappings().first()
-        if row is None:
-            raise NotFound(f"no job {job_id!r}", {"job": job_id})
-        return row
+        return [job_dict(row) for row in self.datastore.list_jobs(caller, group)]
 
     def get(self, caller, job_id):
-        with self.engine.connect() as conn:
-            return job_dict(self._get_row(conn, caller, job_id))
+        return job_dict(self.datastore.get_job(caller, job_id))
 
     def update(self, caller, job_id, changes):
         """Apply ``changes`` (name, group, schedule, action, overlap, paused); a new schedule
         or a resume recomputes the next fire time."""
         now = store.now()
-        with self.engine.begin() as conn:
-            row = self._get_row(conn, caller, job_id)
-            values = {"updated_at": now}
+
+        def values(row):
+            found = {"updated_at": now}
             for key in ("name", "group", "overlap", "paused"):
                 if key in changes:
-                    values[key] = changes[key]
+                    found[key] = changes[key]
             if "action" in changes:
-                values["action"] = json.dumps(changes["action"])
+                found["action"] = json.dumps(changes["action"])
             schedule = changes.get("schedule")
             if schedule is not None:
-                values["schedule"] = json.dumps(schedule.spec)
-                values["next_run_at"] = first_fire(schedule, now)
+                found["schedule"] = json.dumps(schedule.spec)
+                found["next_run_at"] = first_fire(schedule, now)
             elif changes.get("paused") is False and row["paused"]:
                 # Resuming: occurrences passed while paused are not owed; fire from now on.
                 stored = schedule_from_stored(json.loads(row["schedule"]))
@@ -162,25 +125,20 @@ class Jobs:
                 except ValidationFailed as exc:     # its time passed while it was paused
                     raise ValidationFailed("cannot resume: the job's schedule never fires again; give it a "
                                            "new schedule", exc.details) from None
-                values["next_run_at"] = first_fire(stored, now)
-            conn.execute(update(store.jobs).where(store.jobs.c.id == job_id).values(**values))
-            changed = job_dict(self._get_row(conn, caller, job_id))
+                found["next_run_at"] = first_fire(stored, now)
+            return found
+
+        changed = job_dict(self.datastore.update_job(caller, job_id, values))
         self.on_change()
         return changed
 
     def delete(self, caller, job_id):
-        with self.engine.begin() as conn:
-            self._get_row(conn, caller, job_id)
-            conn.execute(delete(store.jobs).where(store.jobs.c.id == job_id))
+        self.datastore.delete_job(caller, job_id)
         self.on_change()
 
     # -- groups -----------------------------------------------------------------------
     def groups(self, caller):
-        t = store.jobs
-        query = (select(t.c.group, func.count()).where(t.c.group.is_not(None), self._scope(t, caller))
-                 .group_by(t.c.group).order_by(t.c.group))
-        with self.engine.connect() as conn:
-            return [{"group": g, "jobs": n} for g, n in conn.execute(query)]
+        return [{"group": group, "jobs": count} for group, count in self.datastore.groups(caller)]
 
     def replace_group(self, caller, group, specs, check_quota, rename_to=None, replace=False):
         """Replace every job of ``group`` by ``specs`` (stored under ``rename_to`` if given),
@@ -191,28 +149,13 @@ class Jobs:
         rows = [self._row(spec, caller.account_id, now) for spec in specs]
         for row in rows:
             row["group"] = target
-        t = store.jobs
-        mine = and_(t.c.account_id == caller.account_id, t.c.group.in_({group, target}))
-        with self.engine.begin() as conn:
-            self._lock_account(conn, caller.account_id)
-            if target != group and not replace:
-                taken = conn.execute(select(func.count()).select_from(t).where(
-                    t.c.account_id == caller.account_id, t.c.group == target)).scalar()
-                if taken:
-                    raise Conflict(f"group {target!r} exists already with {taken} jobs; send \"replace\": true "
-                                   f"to replace them", {"group": target, "jobs": taken})
-            replaced = conn.execute(select(func.count()).select_from(t).where(mine)).scalar()
-            check_quota(self.count(conn, caller.account_id) - replaced, len(rows))
-            conn.execute(delete(t).where(mine))
-            if rows:
-                conn.execute(insert(t), rows)
+        self.datastore.replace_group(caller.account_id, group, target, rows, replace,
+                                     lambda kept: check_quota(kept, len(rows)))
         self.on_change()
         return [job_dict(row) for row in rows]
 
     def delete_group(self, caller, group):
-        t = store.jobs
-        with self.engine.begin() as conn:
-            removed = conn.execute(delete(t).where(t.c.group == group, self._scope(t, caller))).rowcount
+        removed = self.datastore.delete_group(caller, group)
         if not removed:
             raise NotFound(f"no group {group!r}", {"group": group})
         self.on_change()
@@ -222,38 +165,27 @@ class Jobs:
     def run_now(self, caller, job_id, tolerance=None):
         """Claim a run of the job for now; the scheduler starts it. Returns the run id."""
         now = store.now()
-        with self.engine.begin() as conn:
-            row = self._get_row(conn, caller, job_id)
+
+        def make_run(row):
             spec = json.loads(row["schedule"])
-            run_id = str(uuid.uuid4())
-            conn.execute(insert(store.runs).values(
-                id=run_id, job_id=job_id, account_id=row["account_id"], scheduled_for=now,
-                deadline=now + max(float(tolerance if tolerance is not None else spec.get("tolerance", 10)),
-                                   MIN_TOLERANCE),
-                action=row["action"], overlap="allow", status=SUBMITTED, submitted_at=now))
-            conn.execute(insert(store.run_events).values(run_id=run_id, status=SUBMITTED, at=now,
-                                                         message="run requested through the API"))
+            allowed = max(float(tolerance if tolerance is not None else spec.get("tolerance", 10)), MIN_TOLERANCE)
+            return {"id": str(uuid.uuid4()), "job_id": row["id"], "account_id": row["account_id"],
+                    "scheduled_for": now, "deadline": now + allowed, "action": row["action"], "overlap": "allow",
+                    "status": SUBMITTED, "submitted_at": now}
+
+        run = self.datastore.submit_run(caller, job_id, make_run, "run requested through the API")
         self.on_change()
-        return run_id
+        return run["id"]
 
     def runs(self, caller, job_id, limit, offset):
-        r = store.runs
-        with self.engine.connect() as conn:
-            exists = conn.execute(select(func.count()).select_from(store.jobs).where(
-                store.jobs.c.id == job_id, self._scope(store.jobs, caller))).scalar()
-            where = and_(r.c.job_id == job_id, self._scope(r, caller))
-            total = conn.execute(select(func.count()).select_from(r).where(where)).scalar()
-            if not exists and not total:
-                raise NotFound(f"no job {job_id!r}", {"job": job_id})
-            rows = conn.execute(select(r).where(where).order_by(r.c.submitted_at.desc(), r.c.id)
-                                .limit(limit).offset(offset)).mappings().all()
-        return [run_dict(x) for x in rows], total
+        rows, total = self.datastore.runs_of_job(caller, job_id, limit, offset)
+        return [run_dict(row) for row in rows], total
+
+    def all_runs(self, caller, filters, limit, offset):
+        """The caller's runs across its jobs (every run for the administrator), newest first."""
+        rows, total = self.datastore.list_runs(caller, filters or RunFilter(), limit, offset)
+        return [run_dict(row) for row in rows], total
 
     def run(self, caller, run_id):
-        r, e = store.runs, store.run_events
-        with self.engine.connect() as conn:
-            row = conn.execute(select(r).where(r.c.id == run_id, self._scope(r, caller))).mappings().first()
-            if row is None:
-                raise NotFound(f"no run {run_id!r}", {"run": run_id})
-            events = conn.execute(select(e).where(e.c.run_id == run_id).order_by(e.c.at, e.c.id)).mappings().all()
+        row, events = self.datastore.get_run(caller, run_id)
         return run_dict(row, events)

@@ -86,8 +86,8 @@ class DataStore(ABC):
 
     # -- jobs -------------------------------------------------------------------------
     @abstractmethod
-    def count_jobs(self, account_id):
-        """How many jobs the account holds."""
+    def count_jobs(self, account_id, excluding_groups=()):
+        """How many jobs the account holds (leaving out those of ``excluding_groups``)."""
 
     @abstractmethod
     def add_job(self, row, check_quota):

@@ -163,9 +163,13 @@ class SQLAlchemyDataStore(DataStore):
         return conn.execute(select(func.count()).select_from(store.jobs)
                             .where(store.jobs.c.account_id == account_id)).scalar()
 
-    def count_jobs(self, account_id):
+    def count_jobs(self, account_id, excluding_groups=()):
+        jobs = store.jobs
+        query = select(func.count()).select_from(jobs).where(jobs.c.account_id == account_id)
+        if excluding_groups:
+            query = query.where(or_(jobs.c.group.is_(None), jobs.c.group.not_in(list(excluding_groups))))
         with self.engine.connect() as conn:
-            return self._count(conn, account_id)
+            return conn.execute(query).scalar()
 
     def add_job(self, row, check_quota):
         with self.engine.begin() as conn:
