@@ -63,7 +63,7 @@ def create_app(settings=None):
 
     datastore = create_datastore(engine)
     owners = NodeOwners(engine)
-    scheduler = Scheduler(engine, LocalExecutor(config["SCHEDULER_WORKERS"]),
+    scheduler = Scheduler(datastore, LocalExecutor(config["SCHEDULER_WORKERS"]),
                           run_context_factory(accounts, farm, owners, config), config)
     app.extensions.update({
         "orchestrator.jobs": Jobs(datastore, on_change=scheduler.wake),

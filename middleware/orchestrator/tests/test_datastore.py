@@ -194,8 +194,7 @@ def test_finished_runs_keep_their_result_and_error(datastore):
         ok, bad = run_row(job, 100.0), run_row(job, 101.0)
         tx.add_runs([ok, bad], 99.0)
         tx.transition_runs([(ok, "Running", None), (bad, "Running", None)], 101.0)
-        tx.finish_runs([(ok["id"], "Completed", 102.0, {"status": 200}, None),
-                        (bad["id"], "Failed", 103.0, None, "boom")])
+        tx.finish_runs([(ok, "Completed", 102.0, {"status": 200}, None), (bad, "Failed", 103.0, None, "boom")])
     run, events = datastore.get_run(ALICE, ok["id"])
     assert (run["status"], run["result"], run["finished_at"]) == ("Completed", '{"status": 200}', 102.0)
     run, events = datastore.get_run(ALICE, bad["id"])
@@ -238,7 +237,7 @@ def test_purge_forgets_old_finished_runs_and_their_events(datastore):
     with datastore.transaction() as tx:
         old, recent = run_row(job, 10.0), run_row(job, 20.0)
         tx.add_runs([old, recent], 5.0)
-        tx.finish_runs([(old["id"], "Completed", 11.0, None, None), (recent["id"], "Completed", 21.0, None, None)])
+        tx.finish_runs([(old, "Completed", 11.0, None, None), (recent, "Completed", 21.0, None, None)])
         tx.purge_runs(before=15.0)
     assert datastore.runs_of_job(ALICE, job["id"], 10, 0)[1] == 1
     with pytest.raises(NotFound):
@@ -260,6 +259,7 @@ def test_runs_of_a_silent_holder_are_reaped_and_a_live_ones_kept(datastore):
     assert (run["status"], run["error"]) == ("Failed", "interrupted")
     assert events[-1]["message"].startswith("interrupted")
     assert datastore.get_run(ALICE, runs[0]["id"])[0]["status"] == "Running"
+    assert datastore.reap_abandoned(1005.0, grace=0.0, keep="alive") == []  # never the caller's own
     assert datastore.reap_abandoned(1005.0, grace=30.0, holders=["alive"]) == [runs[0]["id"]]
     assert datastore.get_run(ALICE, runs[2]["id"])[0]["status"] == "Submitted"  # never started: not reaped
 
@@ -304,3 +304,26 @@ def test_limit_counts_add_up_within_a_window_and_restart_after_it(datastore):
     assert datastore.clear_limits("k") == 1 and datastore.get_limit("k", 120.0) == 0
     assert datastore.clear_limits() == 1
     datastore.ping()
+
+
+def test_transitions_are_announced_in_order_once_committed(datastore):
+    heard = []
+    datastore.subscribe(heard.extend)
+    job = datastore.add_job(job_row(), no_quota)
+    run = run_row(job, 100.0)
+    with datastore.transaction() as tx:
+        tx.add_runs([run], 99.0)
+        assert heard == []  # not before the commit
+    assert datastore.start_run(run["id"], 100.1, holder="w")["status"] == "Running"
+    with datastore.transaction() as tx:
+        tx.finish_runs([(run, "Failed", 100.5, None, "boom")])
+    try:
+        with datastore.transaction() as tx:
+            tx.add_runs([run_row(job, 200.0)], 150.0)
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    assert [(e["status"], e["at"], e["message"]) for e in heard] == [
+        ("Submitted", 99.0, None), ("Running", 100.1, None), ("Failed", 100.5, "boom")]
+    assert {(e["run_id"], e["job_id"], e["account_id"], e["scheduled_for"]) for e in heard} == {
+        (run["id"], job["id"], "alice", 100.0)}

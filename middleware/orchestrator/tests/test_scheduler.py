@@ -137,14 +137,14 @@ def test_two_schedulers_claiming_at_once_never_duplicate(make_app, admin):
     from dispatcher.lib.executor import LocalExecutor
     from dispatcher.lib.scheduler import Scheduler
     first = app.extensions["orchestrator.scheduler"]
-    second = Scheduler(first.engine, LocalExecutor(4), first.context_factory, app.config)
+    second = Scheduler(first.datastore, LocalExecutor(4), first.context_factory, app.config)
     barrier = threading.Barrier(2)
 
     def claim(scheduler):
         for _ in range(25):  # 2.5 s or more: every job passes at least one due second
             barrier.wait()
-            with scheduler.engine.begin() as conn:
-                scheduler._claim_due(conn, time.time())
+            with scheduler.datastore.transaction() as tx:
+                scheduler._claim_due(tx, time.time())
             time.sleep(0.1)
 
     with ThreadPoolExecutor(2) as pool:

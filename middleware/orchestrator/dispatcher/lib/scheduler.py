@@ -22,7 +22,14 @@ earlier ones within the tolerance are recorded Missed, coalesced into it, and th
 tolerance Missed as late. This holds whatever ``overlap`` is: ``allow`` lets a run start while
 the previous one is going, it does not start ten runs of the downtime at once.
 
-State changes of runs go through the :class:`~dispatcher.lib.recorder.RunRecorder`, in batches.
+Every query is the data store's (:mod:`dispatcher.lib.datastore`); the scheduler keeps the
+loop, the overlap policy and the hand-off to the executor. Finished runs go through the
+:class:`~dispatcher.lib.recorder.RunRecorder`, written in batches by the loop.
+
+A run executing is held by this scheduler (its ``holder``), which says it is alive at every
+renewal of its lease. The active scheduler fails as ``interrupted`` the runs of holders that
+stopped saying so for ``SCHEDULER_LEASE_SECONDS``: at once when it takes over, then at every
+lease period.
 """
 from collections import defaultdict, deque
 from datetime import datetime, timezone
@@ -35,16 +42,12 @@ import threading
 import time
 import uuid
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
-
-from dispatcher.errors import DispatcherError, TooCostly
-from dispatcher.lib import store
-from dispatcher.lib.actions import ActionFailed, get_action, known_aliases
+from dispatcher.errors import TooCostly
+from dispatcher.lib.actions import get_action, known_aliases
 from dispatcher.lib.actions.method import plugin_methods
-from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, RUNNING, SUBMITTED, iso
+from dispatcher.lib.jobs import MISSED, RUNNING, SUBMITTED, iso
 from dispatcher.lib.recorder import RunRecorder
+from dispatcher.lib.runner import execute
 from dispatcher.lib.timespec import FOLLOW_STEPS, schedule_from_stored
 
 log = logging.getLogger(__name__)
@@ -56,8 +59,8 @@ STUCK = object()    # a next fire time too costly to compute: the job stays, wit
 class Scheduler:
     """Claims due runs and dispatches them to an executor, while it holds the lease."""
 
-    def __init__(self, engine, executor, context_factory, settings):
-        self.engine = engine
+    def __init__(self, datastore, executor, context_factory, settings):
+        self.datastore = datastore
         self.executor = executor
         self.context_factory = context_factory   # (run row dict) -> RunContext
         self.poll = float(settings.get("SCHEDULER_POLL_INTERVAL", 0.05))
@@ -69,16 +72,6 @@ class Scheduler:
         self.retention = float(settings.get("RUN_RETENTION_DAYS", 30)) * 86400
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.recorder = RunRecorder()
-        # Statements built once: the loop runs them for thousands of rows a second.
-        dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        runs, jobs = store.runs, store.jobs
-        self._claim_stmt = dialect_insert(runs).on_conflict_do_nothing(index_elements=["job_id", "scheduled_for"])
-        self._move_job_stmt = (update(jobs).where(jobs.c.id == bindparam("jid"), jobs.c.next_run_at == bindparam("old"))
-                               .values(next_run_at=bindparam("nxt")))
-        self._drop_job_stmt = delete(jobs).where(jobs.c.id == bindparam("jid"), jobs.c.next_run_at == bindparam("old"))
-        self._move_run_stmt = (update(runs).where(runs.c.id == bindparam("rid"), runs.c.status == SUBMITTED)
-                               .values(status=bindparam("b_status"), started_at=bindparam("b_started"),
-                                       finished_at=bindparam("b_finished"), error=bindparam("b_error")))
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = None
@@ -91,6 +84,7 @@ class Scheduler:
         self._leader = False
         self._lease_until = 0.0
         self._next_purge = 0.0
+        self._next_reap = 0.0
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self):
@@ -106,11 +100,10 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.executor.shutdown(wait=wait)
-        with self.engine.begin() as conn:
-            self.recorder.write(conn, self.recorder.drain(limit=10**9))
-            if self._leader:
-                conn.execute(delete(store.leases).where(store.leases.c.name == LEASE,
-                                                        store.leases.c.holder == self.holder))
+        with self.datastore.transaction() as tx:
+            self.recorder.write(tx, self.recorder.drain(limit=10**9))
+        if self._leader:
+            self.datastore.release_lease(LEASE, self.holder)
 
     def _warm_up(self):
         """Pay the one-time costs before the first run is due, not during it: importing the
@@ -151,40 +144,23 @@ class Scheduler:
         now = time.time()
         if self._leader and now < self._lease_until - self.lease_seconds / 2:
             return True
-        leases = store.leases
-        expires = now + self.lease_seconds
-        with self.engine.begin() as conn:
-            taken = conn.execute(update(leases).where(
-                leases.c.name == LEASE, or_(leases.c.holder == self.holder, leases.c.expires_at < now))
-                .values(holder=self.holder, expires_at=expires)).rowcount
-            if not taken:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(insert(leases).values(name=LEASE, holder=self.holder, expires_at=expires))
-                    taken = 1
-                except IntegrityError:
-                    taken = 0
+        taken = self.datastore.acquire_lease(LEASE, self.holder, self.lease_seconds, now)
         became = taken and not self._leader
-        self._leader, self._lease_until = bool(taken), expires if taken else 0.0
+        self._leader, self._lease_until = taken, now + self.lease_seconds if taken else 0.0
         if not taken:
             self._pending.clear()  # claimed ahead but not ours to start: the new holder finds them
+            return False
+        self.datastore.heartbeat(self.holder, now)  # the runs this scheduler holds are alive
         if became:
             log.info("scheduler %s is now active", self.holder)
-            self._recover()
-        return self._leader
+        if became or now >= self._next_reap:
+            self._reap(now)
+        return True
 
-    def _recover(self):
-        """On taking over: runs left Running by a dead scheduler failed; the rest is re-dispatched."""
-        now = time.time()
-        runs = store.runs
-        with self.engine.begin() as conn:
-            stale = conn.execute(select(runs.c.id).where(runs.c.status == RUNNING)).scalars().all()
-            if stale:
-                conn.execute(update(runs).where(runs.c.id.in_(stale)).values(
-                    status=FAILED, finished_at=now, error="interrupted"))
-                conn.execute(insert(store.run_events), [
-                    {"run_id": rid, "status": FAILED, "at": now, "message": "interrupted: the process running it stopped"}
-                    for rid in stale])
+    def _reap(self, now):
+        """Fail the runs of holders (schedulers, workers) gone silent for a lease period."""
+        self._next_reap = now + self.lease_seconds
+        stale = self.datastore.reap_abandoned(now, grace=self.lease_seconds, keep=self.holder)
         if stale:
             log.warning("marked %d interrupted runs failed", len(stale))
 
@@ -196,19 +172,17 @@ class Scheduler:
         Two transactions, in this order, so that runs falling due never wait behind the
         claiming of the next second's occurrences."""
         now = time.time()
-        with self.engine.begin() as conn:
-            self.recorder.write(conn, self.recorder.drain())
-            start = self._dispatch(conn, now)
+        with self.datastore.transaction() as tx:
+            self.recorder.write(tx, self.recorder.drain())
+            start = self._dispatch(tx, now)
         self._submit(start)
         now = time.time()
-        with self.engine.begin() as conn:
-            start = self._claim_due(conn, now)
+        with self.datastore.transaction() as tx:
+            start = self._claim_due(tx, now)
             if now >= self._next_purge:
-                self._purge(conn, now)
+                tx.purge_runs(now - self.retention)
                 self._next_purge = now + 60
-            upcoming = conn.execute(select(store.jobs.c.next_run_at).where(
-                store.jobs.c.paused.is_(False), store.jobs.c.next_run_at.is_not(None))
-                .order_by(store.jobs.c.next_run_at).limit(1)).scalar()
+            upcoming = tx.next_fire_time()
         self._submit(start)
         wake = [time.time() + self.poll]
         if upcoming is not None:
@@ -229,7 +203,7 @@ class Scheduler:
             cached = self._schedules[job["id"]] = (job["schedule"], schedule_from_stored(json.loads(job["schedule"])))
         return cached[1]
 
-    def _claim_due(self, conn, now):
+    def _claim_due(self, tx, now):
         """Claim the due occurrences of due jobs; returns the claimed runs to execute.
 
         A claimed occurrence that can start is inserted straight as Running (one write per run
@@ -237,10 +211,8 @@ class Scheduler:
         as Submitted, for :meth:`_dispatch`. Of several occurrences of a job owed at once (the
         scheduler was down or behind) only the latest is decided so; the others are Missed,
         coalesced into it."""
-        jobs = store.jobs
         horizon = now + self.lookahead
-        due = conn.execute(select(jobs).where(jobs.c.paused.is_(False), jobs.c.next_run_at <= horizon)
-                           .order_by(jobs.c.next_run_at).limit(self.batch)).mappings().all()
+        due = tx.acquire_due_jobs(horizon, self.batch)
         if not due:
             return []
         rows, moves, drops = [], [], []
@@ -264,7 +236,8 @@ class Scheduler:
                                  "scheduled_for": when, "deadline": when + tolerance, "action": job["action"],
                                  "overlap": job["overlap"], "status": status, "submitted_at": now,
                                  "started_at": now if status == RUNNING else None,
-                                 "finished_at": now if status == MISSED else None, "error": error})
+                                 "finished_at": now if status == MISSED else None, "error": error,
+                                 "holder": self.holder if status == RUNNING else None})
                 if nxt is None:
                     drops.append({"jid": job["id"], "old": job["next_run_at"]})
                     self._schedules.pop(job["id"], None)
@@ -276,27 +249,17 @@ class Scheduler:
                 else:
                     moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": nxt})
         start = []
-        if rows:
-            conn.execute(self._claim_stmt, rows)
-            claimed = self._existing(conn, [r["id"] for r in rows])
-            events = []
-            for row in rows:
-                if row["id"] in claimed:
-                    events.append({"run_id": row["id"], "status": SUBMITTED, "at": now, "message": None})
-                    if row["status"] != SUBMITTED:
-                        events.append({"run_id": row["id"], "status": row["status"], "at": now, "message": row["error"]})
-                    if row["status"] == RUNNING:
-                        start.append(row)
-                    elif row["scheduled_for"] > now:
-                        heapq.heappush(self._pending, (row["scheduled_for"], row["id"], row))
-                elif row["status"] == RUNNING:
-                    self._release(row["job_id"])  # another scheduler claimed this occurrence
-            if events:
-                conn.execute(insert(store.run_events), events)
-        if moves:
-            conn.execute(self._move_job_stmt, moves)
-        if drops:
-            conn.execute(self._drop_job_stmt, drops)
+        claimed = tx.add_runs(rows, now)
+        for row in rows:
+            if row["id"] in claimed:
+                if row["status"] == RUNNING:
+                    start.append(row)
+                elif row["scheduled_for"] > now:
+                    heapq.heappush(self._pending, (row["scheduled_for"], row["id"], row))
+            elif row["status"] == RUNNING:
+                self._release(row["job_id"])  # another scheduler claimed this occurrence
+        tx.move_jobs(moves)
+        tx.drop_jobs(drops)
         return start
 
     def _decide(self, job_id, overlap, late, lateness, tolerance):
@@ -315,17 +278,6 @@ class Scheduler:
             self._active[job_id] -= 1
             if self._active[job_id] <= 0:
                 self._active.pop(job_id, None)
-
-    @staticmethod
-    def _existing(conn, run_ids, extra=None):
-        """Which of ``run_ids`` exist (and match ``extra``), in chunks SQLite accepts."""
-        runs, found = store.runs, set()
-        for start in range(0, len(run_ids), 500):
-            query = select(runs.c.id).where(runs.c.id.in_(run_ids[start:start + 500]))
-            if extra is not None:
-                query = query.where(extra)
-            found.update(conn.execute(query).scalars())
-        return found
 
     def _occurrences(self, schedule, first, now, horizon, tolerance):
         """Occurrences from ``first`` up to ``horizon`` and the one after them: None when there
@@ -346,20 +298,18 @@ class Scheduler:
             return found, STUCK
         return found, when
 
-    def _dispatch(self, conn, now):
+    def _dispatch(self, tx, now):
         """Move the other Submitted runs (run now, waiting, left by a previous scheduler) to
         Running or Missed.
 
         The conditional UPDATE is the second half of the exactly-once guarantee: a run is
         executed only by the scheduler whose UPDATE moved it out of Submitted (recognised by
         this tick's own timestamp). Returns the runs to execute once the tick has committed."""
-        runs = store.runs
         due = []
         while self._pending and self._pending[0][0] <= now:
             due.append(heapq.heappop(self._pending)[2])
         ahead = {entry[1] for entry in self._pending}
-        submitted = conn.execute(select(runs).where(runs.c.status == SUBMITTED, runs.c.scheduled_for <= now)
-                                 .order_by(runs.c.scheduled_for).limit(self.batch)).mappings().all()
+        submitted = tx.submitted_runs(now, self.batch)
         seen = {run["id"] for run in due}
         due += [run for run in submitted if run["id"] not in seen and run["id"] not in ahead]
         decisions = []
@@ -376,15 +326,7 @@ class Scheduler:
                 decisions.append((dict(run), status, message))
         if not decisions:
             return []
-        conn.execute(self._move_run_stmt, [
-            {"rid": run["id"], "b_status": status, "b_started": now if status == RUNNING else None,
-             "b_finished": None if status == RUNNING else now, "b_error": message}
-            for run, status, message in decisions])
-        ids = [run["id"] for run, _, _ in decisions]
-        moved = self._existing(conn, ids, or_(runs.c.started_at == now, runs.c.finished_at == now))
-        conn.execute(insert(store.run_events), [
-            {"run_id": run["id"], "status": status, "at": now, "message": message}
-            for run, status, message in decisions if run["id"] in moved])
+        moved = tx.transition_runs(decisions, now, holder=self.holder)
         start = []
         for run, status, _ in decisions:
             if status == RUNNING:
@@ -396,31 +338,14 @@ class Scheduler:
 
     def _start_waiting(self, run):
         """Start a run that waited for the previous run of its job."""
-        now = time.time()
-        runs = store.runs
-        with self.engine.begin() as conn:
-            moved = conn.execute(update(runs).where(runs.c.id == run["id"], runs.c.status == SUBMITTED)
-                                 .values(status=RUNNING, started_at=now)).rowcount
-            if moved:
-                conn.execute(insert(store.run_events).values(run_id=run["id"], status=RUNNING, at=now,
-                                                             message="started after the previous run finished"))
+        moved = self.datastore.start_run(run["id"], time.time(), "started after the previous run finished",
+                                         holder=self.holder)
         self._queued.discard(run["id"])
-        return moved
+        return moved is not None
 
     def _execute(self, run):
-        status, result, error = COMPLETED, None, None
-        try:
-            action = json.loads(run["action"])
-            plugin = get_action(action["type"])(action)
-            result = plugin.run(self.context_factory(run))
-        except ActionFailed as exc:
-            status, result, error = FAILED, exc.result, exc.message
-        except DispatcherError as exc:
-            status, error = FAILED, exc.message
-        except Exception as exc:
-            log.exception("run %s of job %s failed unexpectedly", run["id"], run["job_id"])
-            status, error = FAILED, f"internal error: {type(exc).__name__}"
-        self.recorder.finish(run["id"], status, time.time(), result=result, error=error)
+        status, result, error = execute(run, self.context_factory)
+        self.recorder.finish(run, status, time.time(), result=result, error=error)
         follower = None
         with self._lock:
             queued = self._waiting.get(run["job_id"])
@@ -436,13 +361,6 @@ class Scheduler:
                 self._execute(follower)
             else:
                 self._release(run["job_id"])
-
-    def _purge(self, conn, now):
-        runs, events = store.runs, store.run_events
-        cutoff = now - self.retention
-        old = select(runs.c.id).where(runs.c.finished_at.is_not(None), runs.c.finished_at < cutoff)
-        conn.execute(delete(events).where(events.c.run_id.in_(old)))
-        conn.execute(delete(runs).where(runs.c.finished_at.is_not(None), runs.c.finished_at < cutoff))
 
 
 def _next(schedule, after):

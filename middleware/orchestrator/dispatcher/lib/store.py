@@ -1,5 +1,7 @@
 """The store: SQLAlchemy tables and the engine, SQLite by default, PostgreSQL by URL."""
 import os
+import random
+import sqlite3
 import time
 
 from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
@@ -147,11 +149,18 @@ def now():
 def _sqlite_pragmas(dbapi_connection, _record):
     # WAL lets readers work while the scheduler writes; busy_timeout queues writers
     # instead of failing them with "database is locked".
-    # The busy timeout first: switching a new file to WAL needs a lock other starting workers
-    # may hold for a moment.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # Switching a new file to WAL needs an exclusive lock, for which SQLite does not wait:
+    # workers starting together on a new store take turns.
+    for attempt in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.01 + random.random() * 0.02)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -61,11 +61,11 @@ class Transaction(ABC):
 
     @abstractmethod
     def finish_runs(self, outcomes):
-        """``[(run_id, status, at, result, error)]``: record finished runs and their events."""
+        """``[(run, status, at, result, error)]``: record finished runs and their events."""
 
     @abstractmethod
     def add_events(self, events):
-        """``[{"run_id", "status", "at", "message"}]``: record events of runs."""
+        """Record events of runs (made by :func:`event`), announced once the transaction commits."""
 
     @abstractmethod
     def next_fire_time(self):
@@ -77,7 +77,17 @@ class Transaction(ABC):
 
 
 class DataStore(ABC):
-    """Persistence of jobs, runs, events, leases and rate-limit counts."""
+    """Persistence of jobs, runs, events, leases and rate-limit counts.
+
+    Every transition of a run it records is announced, once committed, to the listeners given
+    to :meth:`subscribe`: ``listener(events)``, each event a dict with ``run_id``, ``job_id``,
+    ``account_id``, ``scheduled_for``, ``status``, ``at`` and ``message``, in the order they
+    happened. Listeners are called on the committing thread and must not block.
+    """
+
+    @abstractmethod
+    def subscribe(self, listener):
+        """Call ``listener(events)`` after each commit that recorded transitions of runs."""
 
     # -- transactions -----------------------------------------------------------------
     @abstractmethod
@@ -151,10 +161,11 @@ class DataStore(ABC):
         """Say that ``holder`` (a worker) is alive and still running its runs."""
 
     @abstractmethod
-    def reap_abandoned(self, now, grace, holders=None):
+    def reap_abandoned(self, now, grace, holders=None, keep=None):
         """Record Failed ("interrupted") the Running runs whose holder is gone: with
         ``holders``, those held by one of them; otherwise those whose holder's last heartbeat
-        is older than ``grace`` seconds. Returns the ids."""
+        is older than ``grace`` seconds, but never those of ``keep`` (the caller). Returns
+        the ids."""
 
     # -- leases -----------------------------------------------------------------------
     @abstractmethod

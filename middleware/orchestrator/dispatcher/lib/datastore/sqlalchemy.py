@@ -7,6 +7,7 @@ for a quota check (a no-op write takes its row's lock, or SQLite's database lock
 """
 from contextlib import contextmanager
 import json
+import logging
 import random
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, true, update
@@ -15,12 +16,20 @@ from dispatcher.errors import Conflict, NotFound
 from dispatcher.lib import store
 from dispatcher.lib.datastore.base import DataStore, Transaction
 
+log = logging.getLogger(__name__)
+
 SUBMITTED, RUNNING, FAILED = "Submitted", "Running", "Failed"
 INTERRUPTED = "interrupted"
 
 
 def _scope(table, scope):
     return true() if scope.is_admin else table.c.account_id == scope.account_id
+
+
+def event(run, status, at, message=None):
+    """One transition of ``run`` (a dict with its id, job, account and scheduled time)."""
+    return {"run_id": run["id"], "job_id": run["job_id"], "account_id": run["account_id"],
+            "scheduled_for": run["scheduled_for"], "status": status, "at": at, "message": message}
 
 
 def _chunks(items, size=500):
@@ -50,6 +59,7 @@ class SQLAlchemyTransaction(Transaction):
     def __init__(self, datastore, conn):
         self.datastore = datastore
         self.conn = conn
+        self.events = []    # written with the transaction, announced once it has committed
 
     def acquire_due_jobs(self, horizon, limit):
         jobs = store.jobs
@@ -67,9 +77,9 @@ class SQLAlchemyTransaction(Transaction):
         events = []
         for run in runs:
             if run["id"] in claimed:
-                events.append({"run_id": run["id"], "status": SUBMITTED, "at": now, "message": None})
+                events.append(event(run, SUBMITTED, now))
                 if run["status"] != SUBMITTED:
-                    events.append({"run_id": run["id"], "status": run["status"], "at": now, "message": run["error"]})
+                    events.append(event(run, run["status"], now, run["error"]))
         self.add_events(events)
         return claimed
 
@@ -107,23 +117,23 @@ class SQLAlchemyTransaction(Transaction):
         runs = store.runs
         moved = self._existing([run["id"] for run, _, _ in decisions],
                                or_(runs.c.started_at == now, runs.c.finished_at == now))
-        self.add_events([{"run_id": run["id"], "status": status, "at": now, "message": message}
-                         for run, status, message in decisions if run["id"] in moved])
+        self.add_events([event(run, status, now, message) for run, status, message in decisions if run["id"] in moved])
         return moved
 
     def finish_runs(self, outcomes):
         if not outcomes:
             return
         self.conn.execute(self._finish, [
-            {"rid": run_id, "at": at, "b_status": status, "b_error": error,
+            {"rid": run["id"], "at": at, "b_status": status, "b_error": error,
              "b_result": json.dumps(result) if result is not None else None}
-            for run_id, status, at, result, error in outcomes])
-        self.add_events([{"run_id": run_id, "status": status, "at": at, "message": error}
-                         for run_id, status, at, result, error in outcomes])
+            for run, status, at, result, error in outcomes])
+        self.add_events([event(run, status, at, error) for run, status, at, result, error in outcomes])
 
     def add_events(self, events):
         if events:
-            self.conn.execute(insert(store.run_events), events)
+            self.conn.execute(insert(store.run_events), [
+                {"run_id": e["run_id"], "status": e["status"], "at": e["at"], "message": e["message"]} for e in events])
+            self.events.extend(events)
 
     def next_fire_time(self):
         jobs = store.jobs
@@ -145,11 +155,25 @@ class SQLAlchemyDataStore(DataStore):
         self.postgresql = engine.dialect.name == "postgresql"
         self.insert = store.insert_for(engine)
         self.claim_runs = self.insert(store.runs).on_conflict_do_nothing(index_elements=["job_id", "scheduled_for"])
+        self.listeners = []
+
+    def subscribe(self, listener):
+        self.listeners.append(listener)
+
+    def _announce(self, events):
+        for listener in self.listeners:
+            try:
+                listener(events)
+            except Exception:  # a listener's failure is its own: the transitions are recorded
+                log.exception("a run event listener failed")
 
     @contextmanager
     def transaction(self):
         with self.engine.begin() as conn:
-            yield SQLAlchemyTransaction(self, conn)
+            tx = SQLAlchemyTransaction(self, conn)
+            yield tx
+        if tx.events:
+            self._announce(tx.events)
 
     # -- jobs -------------------------------------------------------------------------
     @staticmethod
@@ -241,11 +265,10 @@ class SQLAlchemyDataStore(DataStore):
 
     # -- runs -------------------------------------------------------------------------
     def submit_run(self, scope, job_id, make_run, message):
-        with self.engine.begin() as conn:
-            run = make_run(self._job(conn, scope, job_id))
-            conn.execute(insert(store.runs).values(**run))
-            conn.execute(insert(store.run_events).values(run_id=run["id"], status=SUBMITTED,
-                                                         at=run["submitted_at"], message=message))
+        with self.transaction() as tx:
+            run = make_run(self._job(tx.conn, scope, job_id))
+            tx.conn.execute(insert(store.runs).values(**run))
+            tx.add_events([event(run, SUBMITTED, run["submitted_at"], message)])
         return run
 
     def get_run(self, scope, run_id):
@@ -291,13 +314,14 @@ class SQLAlchemyDataStore(DataStore):
 
     def start_run(self, run_id, now, message=None, holder=None):
         runs = store.runs
-        with self.engine.begin() as conn:
-            moved = conn.execute(update(runs).where(runs.c.id == run_id, runs.c.status == SUBMITTED)
-                                 .values(status=RUNNING, started_at=now, holder=holder)).rowcount
+        with self.transaction() as tx:
+            moved = tx.conn.execute(update(runs).where(runs.c.id == run_id, runs.c.status == SUBMITTED)
+                                    .values(status=RUNNING, started_at=now, holder=holder)).rowcount
             if not moved:
                 return None
-            conn.execute(insert(store.run_events).values(run_id=run_id, status=RUNNING, at=now, message=message))
-            return conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            run = tx.conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            tx.add_events([event(run, RUNNING, now, message)])
+        return run
 
     def heartbeat(self, holder, now):
         workers = store.workers
@@ -307,22 +331,23 @@ class SQLAlchemyDataStore(DataStore):
             if random.random() < 0.01:  # now and then, forget holders gone for a day
                 conn.execute(delete(workers).where(workers.c.seen_at < now - 86400))
 
-    def reap_abandoned(self, now, grace, holders=None):
+    def reap_abandoned(self, now, grace, holders=None, keep=None):
         runs, workers = store.runs, store.workers
         if holders is not None:
             gone = runs.c.holder.in_(list(holders))
         else:
             alive = select(workers.c.holder).where(workers.c.seen_at >= now - grace)
             gone = or_(runs.c.holder.is_(None), runs.c.holder.not_in(alive))
-        with self.engine.begin() as conn:
-            stale = conn.execute(select(runs.c.id).where(runs.c.status == RUNNING, gone)).scalars().all()
-            for chunk in _chunks(stale):
-                conn.execute(update(runs).where(runs.c.id.in_(chunk), runs.c.status == RUNNING)
-                             .values(status=FAILED, finished_at=now, error=INTERRUPTED))
-            SQLAlchemyTransaction(self, conn).add_events([
-                {"run_id": run_id, "status": FAILED, "at": now,
-                 "message": "interrupted: the process running it stopped"} for run_id in stale])
-        return stale
+        if keep is not None:
+            gone = and_(gone, or_(runs.c.holder.is_(None), runs.c.holder != keep))
+        with self.transaction() as tx:
+            stale = tx.conn.execute(select(runs.c.id, runs.c.job_id, runs.c.account_id, runs.c.scheduled_for)
+                                    .where(runs.c.status == RUNNING, gone)).mappings().all()
+            for chunk in _chunks([run["id"] for run in stale]):
+                tx.conn.execute(update(runs).where(runs.c.id.in_(chunk), runs.c.status == RUNNING)
+                                .values(status=FAILED, finished_at=now, error=INTERRUPTED))
+            tx.add_events([event(run, FAILED, now, "interrupted: the process running it stopped") for run in stale])
+        return [run["id"] for run in stale]
 
     # -- leases -----------------------------------------------------------------------
     def acquire_lease(self, name, holder, seconds, now):
