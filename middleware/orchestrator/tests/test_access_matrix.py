@@ -25,6 +25,7 @@ ROUTES = [
     ("POST", "/api/v1/jobs/{job}/run", None, 202, 202, 404),
     ("GET", "/api/v1/jobs/{job}/runs", None, 200, 200, 404),
     ("DELETE", "/api/v1/jobs/{job}", None, 204, 204, 404),
+    ("GET", "/api/v1/runs", None, 200, 200, 200),
     ("GET", "/api/v1/runs/{run}", None, 200, 200, 404),
     ("GET", "/api/v1/last-events/{run}", None, 200, 200, 404),
     ("GET", "/api/v1/groups", None, 200, 200, 200),

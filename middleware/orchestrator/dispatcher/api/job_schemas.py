@@ -1,5 +1,7 @@
 """Schemas of jobs, groups and runs (the time specification and the action are checked by
 :mod:`dispatcher.lib.timespec` and :mod:`dispatcher.lib.actions`)."""
+from datetime import timezone
+
 from marshmallow import Schema, fields, validate
 
 from dispatcher.api.schemas import PageQuery, page_of
@@ -50,6 +52,18 @@ class JobQuery(PageQuery):
     group = fields.String(validate=validate.Length(min=1, max=200))
 
 
+RUN_STATUSES = ["Submitted", "Running", "Completed", "Failed", "Missed"]
+
+
+class RunQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(RUN_STATUSES))
+    job_id = fields.String(validate=validate.Length(min=1, max=32))
+    since = fields.AwareDateTime(format="iso", default_timezone=timezone.utc,
+                                 metadata={"description": "runs scheduled at or after this time (ISO 8601)"})
+    until = fields.AwareDateTime(format="iso", default_timezone=timezone.utc,
+                                 metadata={"description": "runs scheduled before this time (ISO 8601)"})
+
+
 class RunEvent(Schema):
     status = fields.String(required=True)
     at = fields.String(required=True)
@@ -60,7 +74,7 @@ class Run(Schema):
     id = fields.String(required=True)
     job_id = fields.String(required=True)
     scheduled_for = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["Submitted", "Running", "Completed", "Failed", "Missed"]))
+    status = fields.String(required=True, validate=validate.OneOf(RUN_STATUSES))
     submitted_at = fields.String(required=True)
     started_at = fields.String(allow_none=True, required=True)
     finished_at = fields.String(allow_none=True, required=True)
