@@ -81,7 +81,7 @@ def create_app(settings=None):
     # Order matters: the caller is known before the limiter counts, and refused after it.
     app.before_request(auth.resolve_caller)
     limiter = Limiter(auth.rate_key, app=app, storage_uri=storage_uri,
-                      storage_options={"engine": engine} if storage_uri.startswith(ratelimit.SCHEME) else {},
+                      storage_options={"datastore": datastore} if storage_uri.startswith(ratelimit.SCHEME) else {},
                       default_limits=[config["RATE_LIMIT"]] if config["RATE_LIMIT"] else [],
                       headers_enabled=True, strategy="fixed-window", enabled=bool(config["RATE_LIMIT"]))
     app.extensions["orchestrator.limiter"] = limiter

@@ -1,12 +1,40 @@
-"""Rate limits count callers, not spellings of their keys."""
+"""Rate limits count callers, not spellings of their keys; in the store or in Redis."""
+import pytest
 from sqlalchemy import func, select
 
+from conftest import server_missing
 from dispatcher.lib import store
 
 ADMIN_KEY = "test-admin-key-0123456789abcdef0123"
+REDIS = "redis://127.0.0.1:6379/15"   # a database of the local server kept for these tests
+
+
+@pytest.fixture(params=["orchestrator+sql://", REDIS])
+def counts_in(request):
+    """Where the counts live: the store (the default), then the real Redis, emptied first."""
+    if request.param == REDIS:
+        import redis
+
+        try:
+            redis.Redis.from_url(REDIS).flushdb()
+        except redis.RedisError as exc:
+            server_missing("Redis", exc)
+    return request.param
+
+
+@pytest.fixture
+def make_app(make_app, counts_in):
+    def factory(**settings):
+        return make_app(RATELIMIT_STORAGE_URI=counts_in, **settings)
+    return factory
 
 
 def rows(app):
+    """How many counts are kept."""
+    if app.config["RATELIMIT_STORAGE_URI"] == REDIS:
+        import redis
+
+        return len(redis.Redis.from_url(REDIS).keys("*"))
     with app.extensions["orchestrator.engine"].connect() as conn:
         return conn.execute(select(func.count()).select_from(store.rate_limits)).scalar()
 
@@ -53,3 +81,12 @@ def test_no_key_is_counted_per_address(make_app):
     client = app.test_client()
     assert [client.get("/api/v1/clouds").status_code for _ in range(3)] == [401, 401, 429]
     assert client.get("/api/v1/clouds", environ_base={"REMOTE_ADDR": "127.0.0.9"}).status_code == 401
+
+
+def test_two_workers_count_together(make_app, counts_in):
+    """Two applications over one store and one Redis (two gunicorn workers) share the counts."""
+    first, second = make_app(RATE_LIMIT="3 per minute"), make_app(RATE_LIMIT="3 per minute")
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    statuses = [app.test_client().get("/api/v1/clouds", headers=headers).status_code
+                for app in (first, second, first, second)]
+    assert statuses == [200, 200, 200, 429]
