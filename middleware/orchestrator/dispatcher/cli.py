@@ -4,6 +4,9 @@ The administration commands (``accounts``, ``keys``) work on the store the servi
 its settings; they run on the server, and need no API key. An account is named by its id or
 its name.
 """
+import signal
+import threading
+
 import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup, NoAppException, with_appcontext
@@ -187,6 +190,37 @@ def db_upgrade():
 def db_current():
     """Print the store's revision and the newest one."""
     click.echo(f"store: {migrate.current(current_app.extensions['orchestrator.engine'])}, newest: {migrate.head()}")
+
+
+
+@main.command("scheduler", with_appcontext=False)
+def run_scheduler():
+    """Run only the scheduling loop (no HTTP), until SIGTERM or Ctrl-C.
+
+    Start two on different hosts: the one holding the lease in the store is active, the other
+    takes over within SCHEDULER_LEASE_SECONDS if it stops. API servers then set
+    SCHEDULER_ENABLED = False.
+    """
+    from dispatcher.application import create_app
+
+    try:
+        app = create_app({"SCHEDULER_ENABLED": True})
+    except SettingsError as exc:
+        raise CannotStart(str(exc)) from None
+    scheduler = app.extensions["orchestrator.scheduler"]
+    click.echo(f"orchestrator: scheduler {scheduler.holder} started; active while it holds the lease", err=True)
+    _wait_for_signal()
+    scheduler.stop(wait=True)
+    click.echo(f"orchestrator: scheduler {scheduler.holder} stopped", err=True)
+
+
+def _wait_for_signal():
+    """Block until SIGTERM, SIGINT or SIGHUP."""
+    stopping = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(number, lambda *_: stopping.set())
+    while not stopping.wait(1.0):
+        pass
 
 
 if __name__ == "__main__":

@@ -83,6 +83,38 @@ class Service:
                 self.kill()
 
 
+class Process:
+    """An ``orchestrator`` command (``scheduler``, ``worker``) over a :class:`Service`'s settings
+    and store, in a process group of its own."""
+
+    def __init__(self, service, *command, extra_env=None):
+        self.service = service
+        self.command = command
+        self.extra_env = extra_env or {}
+        self.process = None
+        self.log = service.folder / f"{'-'.join(command)}-{free_port()}.log"
+
+    def start(self):
+        env = {**os.environ, "ORCHESTRATOR_SETTINGS": str(self.service.settings),
+               "ORCHESTRATOR_ADMIN_KEY": self.service.admin_key, **self.extra_env}
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "dispatcher.cli", *self.command], cwd=ORCHESTRATOR,
+                                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def kill(self):
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 class CountingTarget:
     """A local HTTP server counting the requests each path receives; ``/slow`` takes 30 s."""
 

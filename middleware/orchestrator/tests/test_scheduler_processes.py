@@ -107,3 +107,34 @@ def test_kill_9_and_restart_loses_nothing(tmp_path, target):
     finally:
         service.stop()
     assert target.hits.get("/kept") == 1 and "/lost" not in target.hits
+
+
+def test_scheduler_processes_take_over_from_each_other(tmp_path, target):
+    """API servers without a scheduler, two ``orchestrator scheduler`` processes: one is active,
+    the other takes over when it is killed, and no occurrence runs twice."""
+    from service import Process
+
+    service = Service(tmp_path / "svc", ADMIN, workers=2, settings="SCHEDULER_ENABLED = False\n").start()
+    schedulers = [Process(service, "scheduler").start() for _ in range(2)]
+    try:
+        status, job = service.call("POST", "/api/v1/jobs", url_job(target, "tick", {"frequency": "secondly",
+                                                                                    "tolerance": 30}))
+        assert status == 201, job
+        assert wait_until(lambda: target.hits.get("/tick", 0) >= 2, 20), service.log.read_text()[-2000:]
+        holder = store_rows(service, "SELECT holder FROM leases WHERE name = 'scheduler'")[0][0]
+        active = next(p for p in schedulers if f":{p.process.pid}:" in holder)
+        active.kill()
+        before = target.hits["/tick"]
+        assert wait_until(lambda: target.hits.get("/tick", 0) >= before + 3, 30), [p.log.read_text()[-1500:]
+                                                                                   for p in schedulers]
+        assert store_rows(service, "SELECT holder FROM leases WHERE name = 'scheduler'")[0][0] != holder
+    finally:
+        for process in schedulers:
+            process.stop()
+        service.stop()
+    duplicates = store_rows(service, "SELECT job_id, scheduled_for, count(*) FROM runs "
+                                     "GROUP BY job_id, scheduled_for HAVING count(*) > 1")
+    assert duplicates == []
+    completed = store_rows(service, "SELECT count(*) FROM runs WHERE status = 'Completed'")[0][0]
+    assert target.hits["/tick"] == completed
+    assert store_rows(service, "SELECT count(*) FROM runs WHERE status = 'Running'")[0][0] == 0
