@@ -63,7 +63,7 @@ def create_app(settings=None):
 
     datastore = create_datastore(engine)
     owners = NodeOwners(engine)
-    scheduler = Scheduler(datastore, LocalExecutor(config["SCHEDULER_WORKERS"]),
+    scheduler = Scheduler(datastore, make_executor(config),
                           run_context_factory(accounts, farm, owners, config), config)
     app.extensions.update({
         "orchestrator.jobs": Jobs(datastore, on_change=scheduler.wake),
@@ -93,6 +93,20 @@ def create_app(settings=None):
         scheduler.start()
         atexit.register(scheduler.stop, wait=False)
     return app
+
+
+def make_executor(config):
+    """The executor ``EXECUTOR`` names: the local thread pool, or Celery workers."""
+    kind = config["EXECUTOR"]
+    if kind == "local":
+        return LocalExecutor(config["SCHEDULER_WORKERS"])
+    if kind == "celery":
+        try:
+            from dispatcher.lib.executor import CeleryExecutor
+            return CeleryExecutor(config)
+        except ImportError as exc:
+            raise SettingsError(f"EXECUTOR 'celery' needs Celery: pip install 'orchestrator[celery]' ({exc})") from None
+    raise SettingsError(f"EXECUTOR {kind!r}: expected 'local' or 'celery'")
 
 
 def run_context_factory(accounts, farm, owners, config):

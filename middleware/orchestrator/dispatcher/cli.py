@@ -4,6 +4,7 @@ The administration commands (``accounts``, ``keys``) work on the store the servi
 its settings; they run on the server, and need no API key. An account is named by its id or
 its name.
 """
+import os
 import signal
 import threading
 
@@ -212,6 +213,30 @@ def run_scheduler():
     _wait_for_signal()
     scheduler.stop(wait=True)
     click.echo(f"orchestrator: scheduler {scheduler.holder} stopped", err=True)
+
+
+@main.command("worker", with_appcontext=False, context_settings={"ignore_unknown_options": True})
+@click.option("-c", "--concurrency", type=int, help="runs executed at once (default WORKER_CONCURRENCY)")
+@click.option("-Q", "--queues", help="queues to take runs from (default: both, CELERY_QUEUE and CELERY_CLOUD_QUEUE)")
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def run_worker(concurrency, queues, celery_args):
+    """Run a Celery worker executing runs (with EXECUTOR = "celery"), until SIGTERM.
+
+    Further arguments go to Celery's worker (e.g. --loglevel DEBUG). A worker takes a run only
+    through the store's conditional Submitted -> Running, so a message delivered twice never
+    runs an action twice.
+    """
+    from dispatcher.worker import Runtime, app as celery
+
+    try:
+        runtime = Runtime.get()  # checks the settings and the store before taking any message
+    except SettingsError as exc:
+        raise CannotStart(str(exc)) from None
+    config = runtime.config
+    queues = queues or f"{config['CELERY_QUEUE']},{config['CELERY_CLOUD_QUEUE']}"
+    celery.worker_main(["worker", "--pool", "threads", "-c", str(concurrency or config["WORKER_CONCURRENCY"]),
+                        "-Q", queues, "--loglevel", "INFO", "-n", f"orchestrator-{os.getpid()}@%h",
+                        *celery_args])
 
 
 def _wait_for_signal():

@@ -73,7 +73,18 @@ RATE_LIMIT = "1200 per minute"
 RATELIMIT_STORAGE_URI = "orchestrator+sql://"
 
 # The scheduler. Every process runs one; the one holding the lease in the store is active.
+# Set False on API servers when `orchestrator scheduler` processes do the scheduling.
 SCHEDULER_ENABLED = True
+# Where runs execute: "local" (a thread pool in the scheduler's process) or "celery" (workers
+# started with `orchestrator worker`, fed through CELERY_BROKER_URL).
+EXECUTOR = "local"
+CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+# The queues: url and method runs, and the actions that wait on a cloud (provision, ping,
+# reboot, destroy), so that slow cloud calls never hold up the others.
+CELERY_QUEUE = "orchestrator.runs"
+CELERY_CLOUD_QUEUE = "orchestrator.cloud"
+# Runs one worker process executes at once (threads: actions mostly wait on the network).
+WORKER_CONCURRENCY = 32
 # Seconds between two looks at the store: a job written by any worker fires at most this late.
 SCHEDULER_POLL_INTERVAL = 0.05
 # Seconds a scheduler's lease lasts without renewal; a dead scheduler is replaced after this.

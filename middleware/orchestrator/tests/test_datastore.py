@@ -327,3 +327,23 @@ def test_transitions_are_announced_in_order_once_committed(datastore):
         ("Submitted", 99.0, None), ("Running", 100.1, None), ("Failed", 100.5, "boom")]
     assert {(e["run_id"], e["job_id"], e["account_id"], e["scheduled_for"]) for e in heard} == {
         (run["id"], job["id"], "alice", 100.0)}
+
+
+def test_runs_handed_to_a_queue_are_busy_started_once_or_expire(datastore):
+    job, other = datastore.add_job(job_row(), no_quota), datastore.add_job(job_row(), no_quota)
+    with datastore.transaction() as tx:
+        runs = [run_row(job, 100.0), run_row(job, 101.0), run_row(other, 100.0)]
+        tx.add_runs(runs, 99.0)
+    with datastore.transaction() as tx:
+        assert tx.busy_jobs([job["id"], other["id"]]) == set()
+        assert tx.queue_runs(runs[:2], "queued:t1") == {runs[0]["id"], runs[1]["id"]}
+        assert tx.queue_runs(runs[:1], "queued:t2") == set()           # handed over once
+        assert tx.busy_jobs([job["id"], other["id"]]) == {job["id"]}
+        assert [r["id"] for r in tx.submitted_runs(200.0, 10)] == [runs[2]["id"]]  # the queued are the workers'
+    assert datastore.start_run(runs[0]["id"], 100.2, holder="w1")["status"] == "Running"
+    assert datastore.expire_queued(105.0) == []                          # deadline 111 not passed
+    assert datastore.expire_queued(112.0) == [runs[1]["id"]]             # deadline 111: no worker took it
+    assert datastore.start_run(runs[1]["id"], 112.1, holder="w2") is None
+    run, events = datastore.get_run(ALICE, runs[1]["id"])
+    assert (run["status"], run["error"]) == ("Missed", "missed: no worker started it within the tolerance")
+    assert datastore.get_run_row(runs[0]["id"])["holder"] == "w1" and datastore.get_run_row("nope") is None

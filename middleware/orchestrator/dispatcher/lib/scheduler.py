@@ -53,6 +53,7 @@ from dispatcher.lib.timespec import FOLLOW_STEPS, schedule_from_stored
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
+QUEUED = "queued"   # a decision of a remote executor: Submitted, handed to the workers' queue
 STUCK = object()    # a next fire time too costly to compute: the job stays, with no next run
 
 
@@ -72,6 +73,11 @@ class Scheduler:
         self.retention = float(settings.get("RUN_RETENTION_DAYS", 30)) * 86400
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.recorder = RunRecorder()
+        # A remote executor (Celery) starts runs in workers, which move them to Running; the
+        # scheduler only hands them over, and asks the store which jobs have a run going.
+        self.remote = bool(getattr(executor, "remote", False))
+        self._busy = set()                     # remote: job ids with a run going, this tick
+        self._token = None                     # remote: the holder mark of this tick's hand-over
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = None
@@ -111,8 +117,9 @@ class Scheduler:
         for alias in known_aliases():
             get_action(alias)
         plugin_methods()
-        for _ in range(self.workers):
-            self.executor.submit(time.sleep, 0)
+        if not self.remote:
+            for _ in range(self.workers):
+                self.executor.submit(time.sleep, 0)
 
     def wake(self):
         """Look at the store now rather than at the next tick (a job changed in this process)."""
@@ -163,6 +170,9 @@ class Scheduler:
         stale = self.datastore.reap_abandoned(now, grace=self.lease_seconds, keep=self.holder)
         if stale:
             log.warning("marked %d interrupted runs failed", len(stale))
+        lost = self.datastore.expire_queued(now)
+        if lost:
+            log.warning("marked %d runs missed: handed to the workers, none started them in time", len(lost))
 
     # -- one tick ---------------------------------------------------------------------
     def tick(self):
@@ -192,6 +202,10 @@ class Scheduler:
         return max(0.0, min(wake) - time.time())
 
     def _submit(self, runs):
+        if self.remote:
+            for run in runs:
+                self.executor.send(run)
+            return
         for run in runs:
             self.executor.submit(self._execute, run)
 
@@ -215,6 +229,9 @@ class Scheduler:
         due = tx.acquire_due_jobs(horizon, self.batch)
         if not due:
             return []
+        if self.remote:
+            self._token = f"{QUEUED}:{uuid.uuid4().hex}"
+            self._busy = tx.busy_jobs([job["id"] for job in due if job["overlap"] != "allow"])
         rows, moves, drops = [], [], []
         with self._lock:
             for job in due:
@@ -238,6 +255,8 @@ class Scheduler:
                                  "started_at": now if status == RUNNING else None,
                                  "finished_at": now if status == MISSED else None, "error": error,
                                  "holder": self.holder if status == RUNNING else None})
+                    if status == QUEUED:
+                        rows[-1].update(status=SUBMITTED, holder=self._token)
                 if nxt is None:
                     drops.append({"jid": job["id"], "old": job["next_run_at"]})
                     self._schedules.pop(job["id"], None)
@@ -252,11 +271,11 @@ class Scheduler:
         claimed = tx.add_runs(rows, now)
         for row in rows:
             if row["id"] in claimed:
-                if row["status"] == RUNNING:
+                if row["status"] == RUNNING or (self.remote and row["holder"] == self._token):
                     start.append(row)
                 elif row["scheduled_for"] > now:
                     heapq.heappush(self._pending, (row["scheduled_for"], row["id"], row))
-            elif row["status"] == RUNNING:
+            elif row["status"] == RUNNING and not self.remote:
                 self._release(row["job_id"])  # another scheduler claimed this occurrence
         tx.move_jobs(moves)
         tx.drop_jobs(drops)
@@ -266,6 +285,13 @@ class Scheduler:
         """(status, error) for an occurrence about to start; counts it as running. Under ``_lock``."""
         if late:
             return MISSED, f"missed: not started within the tolerance ({lateness:.3f} s late, tolerance {tolerance:g} s)"
+        if self.remote:
+            if job_id in self._busy and overlap != "allow":
+                if overlap == "wait":
+                    return SUBMITTED, None  # decided again at the next tick
+                return MISSED, "missed: the previous run of this job is still running"
+            self._busy.add(job_id)
+            return QUEUED, None
         if self._active[job_id] > 0 and overlap != "allow":
             if overlap == "wait":
                 return SUBMITTED, None
@@ -312,18 +338,31 @@ class Scheduler:
         submitted = tx.submitted_runs(now, self.batch)
         seen = {run["id"] for run in due}
         due += [run for run in submitted if run["id"] not in seen and run["id"] not in ahead]
-        decisions = []
+        if self.remote and due:
+            self._token = f"{QUEUED}:{uuid.uuid4().hex}"
+            self._busy = tx.busy_jobs({run["job_id"] for run in due if run["overlap"] != "allow"})
+        decisions, handed = [], []
         with self._lock:
             for run in due:
                 if run["id"] in self._queued:
                     continue
                 status, message = self._decide(run["job_id"], run["overlap"], now > run["deadline"],
                                                now - run["scheduled_for"], run["deadline"] - run["scheduled_for"])
-                if status == SUBMITTED:  # waits for the job's running run
-                    self._queued.add(run["id"])
-                    self._waiting[run["job_id"]].append(dict(run))
-                    continue
-                decisions.append((dict(run), status, message))
+                if status == QUEUED:
+                    handed.append(dict(run))
+                elif status == SUBMITTED:  # waits for the job's running run
+                    if not self.remote:
+                        self._queued.add(run["id"])
+                        self._waiting[run["job_id"]].append(dict(run))
+                else:
+                    decisions.append((dict(run), status, message))
+        if handed:
+            queued = tx.queue_runs(handed, self._token)
+            return [run for run in handed if run["id"] in queued] + self._transition(tx, decisions, now)
+        return self._transition(tx, decisions, now)
+
+    def _transition(self, tx, decisions, now):
+        """Record ``decisions``; returns the runs this scheduler is to start."""
         if not decisions:
             return []
         moved = tx.transition_runs(decisions, now, holder=self.holder)

@@ -51,7 +51,17 @@ class Transaction(ABC):
 
     @abstractmethod
     def submitted_runs(self, now, limit):
-        """Runs still Submitted whose scheduled time has come, oldest first."""
+        """Runs Submitted and not yet handed to a queue whose scheduled time has come, oldest
+        first."""
+
+    @abstractmethod
+    def queue_runs(self, runs, token):
+        """Mark Submitted runs handed to the workers' queue (``holder`` = ``token``, unique to
+        this call), unless already handed over; returns the ids marked."""
+
+    @abstractmethod
+    def busy_jobs(self, job_ids):
+        """Which of ``job_ids`` have a run going: Running, or Submitted and handed to a queue."""
 
     @abstractmethod
     def transition_runs(self, decisions, now, holder=None):
@@ -155,6 +165,15 @@ class DataStore(ABC):
     def start_run(self, run_id, now, message=None, holder=None):
         """Move one run from Submitted to Running, only if it still is Submitted; ``holder``
         names who runs it. Returns the run, or None when someone else moved it first."""
+
+    @abstractmethod
+    def get_run_row(self, run_id):
+        """The run, whoever's it is (None: no such run): for the workers."""
+
+    @abstractmethod
+    def expire_queued(self, now):
+        """Record Missed the runs handed to a queue that no worker started before their
+        deadline (a message lost with the scheduler that sent it); returns the ids."""
 
     @abstractmethod
     def heartbeat(self, holder, now):

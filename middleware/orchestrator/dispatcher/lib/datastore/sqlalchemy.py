@@ -18,7 +18,7 @@ from dispatcher.lib.datastore.base import DataStore, Transaction
 
 log = logging.getLogger(__name__)
 
-SUBMITTED, RUNNING, FAILED = "Submitted", "Running", "Failed"
+SUBMITTED, RUNNING, FAILED, MISSED = "Submitted", "Running", "Failed", "Missed"
 INTERRUPTED = "interrupted"
 
 
@@ -102,8 +102,27 @@ class SQLAlchemyTransaction(Transaction):
 
     def submitted_runs(self, now, limit):
         runs = store.runs
-        return self.conn.execute(select(runs).where(runs.c.status == SUBMITTED, runs.c.scheduled_for <= now)
+        return self.conn.execute(select(runs).where(runs.c.status == SUBMITTED, runs.c.holder.is_(None),
+                                                    runs.c.scheduled_for <= now)
                                  .order_by(runs.c.scheduled_for).limit(limit)).mappings().all()
+
+    def queue_runs(self, runs, token):
+        if not runs:
+            return set()
+        table = store.runs
+        ids = [run["id"] for run in runs]
+        for chunk in _chunks(ids):
+            self.conn.execute(update(table).where(table.c.id.in_(chunk), table.c.status == SUBMITTED,
+                                                  table.c.holder.is_(None)).values(holder=token))
+        return self._existing(ids, table.c.holder == token)
+
+    def busy_jobs(self, job_ids):
+        runs, found = store.runs, set()
+        for chunk in _chunks(list(job_ids)):
+            found.update(self.conn.execute(select(runs.c.job_id).distinct().where(
+                runs.c.job_id.in_(chunk),
+                or_(runs.c.status == RUNNING, and_(runs.c.status == SUBMITTED, runs.c.holder.is_not(None))))).scalars())
+        return found
 
     def transition_runs(self, decisions, now, holder=None):
         if not decisions:
@@ -330,6 +349,22 @@ class SQLAlchemyDataStore(DataStore):
             conn.execute(stmt.on_conflict_do_update(index_elements=["holder"], set_={"seen_at": stmt.excluded.seen_at}))
             if random.random() < 0.01:  # now and then, forget holders gone for a day
                 conn.execute(delete(workers).where(workers.c.seen_at < now - 86400))
+
+    def expire_queued(self, now):
+        runs = store.runs
+        with self.transaction() as tx:
+            late = tx.conn.execute(select(runs).where(runs.c.status == SUBMITTED, runs.c.holder.is_not(None),
+                                                      runs.c.deadline < now)).mappings().all()
+            message = "missed: no worker started it within the tolerance"
+            for chunk in _chunks([run["id"] for run in late]):
+                tx.conn.execute(update(runs).where(runs.c.id.in_(chunk), runs.c.status == SUBMITTED)
+                                .values(status=MISSED, finished_at=now, error=message))
+            tx.add_events([event(run, MISSED, now, message) for run in late])
+        return [run["id"] for run in late]
+
+    def get_run_row(self, run_id):
+        with self.engine.connect() as conn:
+            return conn.execute(select(store.runs).where(store.runs.c.id == run_id)).mappings().first()
 
     def reap_abandoned(self, now, grace, holders=None, keep=None):
         runs, workers = store.runs, store.workers

@@ -1,0 +1,153 @@
+"""Runs on Celery workers over the real RabbitMQ: at least once from the broker, at most once
+from the store, a worker killed mid-run reaped, cloud actions on their own queue."""
+import time
+import uuid
+
+import pytest
+
+from conftest import server_missing
+from service import CountingTarget, Process, Service
+
+ADMIN = "celery-admin-key-0123456789abcdef0123"
+BROKER = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+@pytest.fixture
+def broker():
+    """RabbitMQ, and queue names of this test's own (deleted afterwards)."""
+    from kombu import Connection
+
+    names = {"CELERY_QUEUE": f"test.runs.{uuid.uuid4().hex[:8]}", "CELERY_CLOUD_QUEUE": f"test.cloud.{uuid.uuid4().hex[:8]}"}
+    try:
+        with Connection(BROKER, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:
+        server_missing("RabbitMQ", exc)
+    yield names
+    with Connection(BROKER) as conn:
+        channel = conn.channel()
+        for name in names.values():
+            try:
+                channel.queue_delete(name)
+            except Exception:  # never declared by this test
+                channel = conn.channel()
+
+
+@pytest.fixture
+def target():
+    server = CountingTarget()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def cluster(tmp_path, store_url, broker):
+    """An API server without a scheduler, a scheduler process handing runs to Celery, and a
+    factory of workers; all on this test's store and queues."""
+    settings = (f"SCHEDULER_ENABLED = False\nEXECUTOR = 'celery'\nCELERY_BROKER_URL = {BROKER!r}\n"
+                f"CELERY_QUEUE = {broker['CELERY_QUEUE']!r}\nCELERY_CLOUD_QUEUE = {broker['CELERY_CLOUD_QUEUE']!r}\n"
+                + (f"DATABASE_URL = {store_url!r}\n" if store_url else ""))
+    service = Service(tmp_path / "svc", ADMIN, workers=1, settings=settings).start()
+    processes = [Process(service, "scheduler").start()]
+
+    def worker(*args):
+        process = Process(service, "worker", "-c", "8", *args).start()
+        processes.append(process)
+        return process
+
+    service.worker = worker
+    yield service
+    for process in processes:
+        process.stop()
+    service.stop()
+
+
+def wait_until(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def runs_of(service, job_id):
+    status, page = service.call("GET", f"/api/v1/runs?job_id={job_id}&limit=1000")
+    assert status == 200, page
+    return page["items"]
+
+
+def logs(service):
+    return "\n".join(p.read_text()[-1500:] for p in service.folder.glob("*.log"))
+
+
+def url_job(target, tag, schedule, **extra):
+    return {"name": tag, "schedule": schedule, "action": {"type": "url", "url": f"{target.url}/{tag}"}, **extra}
+
+
+def test_workers_run_what_the_scheduler_hands_over(cluster, target):
+    cluster.worker()
+    status, job = cluster.call("POST", "/api/v1/jobs", url_job(target, "tick", {"frequency": "secondly",
+                                                                                "tolerance": 30}))
+    assert status == 201, job
+    assert wait_until(lambda: target.hits.get("/tick", 0) >= 3, 30), logs(cluster)
+    status, _ = cluster.call("PATCH", f"/api/v1/jobs/{job['id']}", {"paused": True})
+    assert wait_until(lambda: all(r["status"] in ("Completed", "Missed") for r in runs_of(cluster, job["id"])), 20)
+    runs = runs_of(cluster, job["id"])
+    completed = [r for r in runs if r["status"] == "Completed"]
+    assert len(completed) == target.hits["/tick"]  # each hit recorded, none twice
+    status, run = cluster.call("GET", f"/api/v1/runs/{completed[0]['id']}")
+    assert [e["status"] for e in run["events"]] == ["Submitted", "Running", "Completed"]
+    status, state = cluster.call("GET", f"/api/v1/last-events/{completed[0]['id']}")
+    assert state["state"]["status"] == "Completed" and "completion_date" in state["state"]
+
+
+def test_a_message_delivered_twice_runs_once(cluster, target, broker):
+    from dispatcher.worker import make_celery
+
+    cluster.worker()
+    status, job = cluster.call("POST", "/api/v1/jobs", url_job(target, "once", {"cron": "0 0 1 1 *"}))
+    status, started = cluster.call("POST", f"/api/v1/jobs/{job['id']}/run")
+    assert wait_until(lambda: target.hits.get("/once") == 1, 30), logs(cluster)
+    celery = make_celery({"CELERY_BROKER_URL": BROKER, **broker})
+    for _ in range(3):  # the broker delivering the same run again
+        celery.send_task("orchestrator.run", args=[started["run_id"]], queue=broker["CELERY_QUEUE"])
+    time.sleep(2.0)
+    celery.close()
+    assert target.hits["/once"] == 1
+    assert [r["status"] for r in runs_of(cluster, job["id"])] == ["Completed"]
+
+
+def test_a_worker_killed_mid_run_leaves_it_failed_and_it_never_runs_again(cluster, target):
+    first = cluster.worker()
+    status, job = cluster.call("POST", "/api/v1/jobs", url_job(target, "slow", {"cron": "0 0 1 1 *"}))
+    status, started = cluster.call("POST", f"/api/v1/jobs/{job['id']}/run")
+    run_id = started["run_id"]
+    assert wait_until(lambda: cluster.call("GET", f"/api/v1/runs/{run_id}")[1]["status"] == "Running", 30), logs(cluster)
+    assert wait_until(lambda: target.hits.get("/slow") == 1, 10)
+    first.kill()
+    cluster.worker()  # takes the message the broker delivers again
+    # Reaped within two lease periods of the worker's last heartbeat (SCHEDULER_LEASE_SECONDS = 2 here).
+    assert wait_until(lambda: cluster.call("GET", f"/api/v1/runs/{run_id}")[1]["status"] == "Failed", 20), logs(cluster)
+    run = cluster.call("GET", f"/api/v1/runs/{run_id}")[1]
+    assert run["error"] == "interrupted"
+    time.sleep(2.0)
+    assert target.hits["/slow"] == 1
+
+
+def test_cloud_actions_wait_on_their_own_queue(cluster, target, broker):
+    cluster.worker("-Q", broker["CELERY_QUEUE"])      # no worker takes cloud actions yet
+    provision = {"name": "boot", "schedule": {"cron": "0 0 1 1 *", "tolerance": 600},
+                 "action": {"type": "provision", "image": "1", "size": "1", "name": "queued-{n}", "count": 2}}
+    status, job = cluster.call("POST", "/api/v1/jobs", provision)
+    assert status == 201, job
+    status, cloud_run = cluster.call("POST", f"/api/v1/jobs/{job['id']}/run")
+    status, url = cluster.call("POST", "/api/v1/jobs", url_job(target, "quick", {"cron": "0 0 1 1 *"}))
+    cluster.call("POST", f"/api/v1/jobs/{url['id']}/run")
+    assert wait_until(lambda: target.hits.get("/quick") == 1, 30), logs(cluster)
+    assert cluster.call("GET", f"/api/v1/runs/{cloud_run['run_id']}")[1]["status"] == "Submitted"
+    cluster.worker("-Q", broker["CELERY_CLOUD_QUEUE"])
+    assert wait_until(lambda: cluster.call("GET", f"/api/v1/runs/{cloud_run['run_id']}")[1]["status"] == "Completed",
+                      30), logs(cluster)
+    result = cluster.call("GET", f"/api/v1/runs/{cloud_run['run_id']}")[1]["result"]
+    assert [n["name"] for n in result["created"]] == ["queued-1", "queued-2"]
