@@ -17,6 +17,8 @@ from dispatcher.lib import store
 from dispatcher.application import create_app
 from dispatcher.lib import Provider
 
+pytest_plugins = ["cluster"]
+
 ADMIN_KEY = "test-admin-key-0123456789abcdef0123"
 DUMMY_FARM = {"default": {"ENGINE": Provider.DUMMY, "USER": "", "PASSWORD": "", "EXTRA_PARAMS": {}}}
 

@@ -1,66 +1,8 @@
 """Runs on Celery workers over the real RabbitMQ: at least once from the broker, at most once
 from the store, a worker killed mid-run reaped, cloud actions on their own queue."""
 import time
-import uuid
 
-import pytest
-
-from conftest import server_missing
-from service import CountingTarget, Process, Service
-
-ADMIN = "celery-admin-key-0123456789abcdef0123"
-BROKER = "amqp://guest:guest@127.0.0.1:5672//"
-
-
-@pytest.fixture
-def broker():
-    """RabbitMQ, and queue names of this test's own (deleted afterwards)."""
-    from kombu import Connection
-
-    names = {"CELERY_QUEUE": f"test.runs.{uuid.uuid4().hex[:8]}", "CELERY_CLOUD_QUEUE": f"test.cloud.{uuid.uuid4().hex[:8]}"}
-    try:
-        with Connection(BROKER, connect_timeout=3) as conn:
-            conn.ensure_connection(max_retries=1)
-    except Exception as exc:
-        server_missing("RabbitMQ", exc)
-    yield names
-    with Connection(BROKER) as conn:
-        channel = conn.channel()
-        for name in names.values():
-            try:
-                channel.queue_delete(name)
-            except Exception:  # never declared by this test
-                channel = conn.channel()
-
-
-@pytest.fixture
-def target():
-    server = CountingTarget()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def cluster(tmp_path, store_url, broker):
-    """An API server without a scheduler, a scheduler process handing runs to Celery, and a
-    factory of workers; all on this test's store and queues."""
-    settings = (f"SCHEDULER_ENABLED = False\nEXECUTOR = 'celery'\nCELERY_BROKER_URL = {BROKER!r}\n"
-                f"CELERY_QUEUE = {broker['CELERY_QUEUE']!r}\nCELERY_CLOUD_QUEUE = {broker['CELERY_CLOUD_QUEUE']!r}\n"
-                + (f"DATABASE_URL = {store_url!r}\n" if store_url else ""))
-    service = Service(tmp_path / "svc", ADMIN, workers=1, settings=settings).start()
-    processes = [Process(service, "scheduler").start()]
-
-    def worker(*args):
-        process = Process(service, "worker", "-c", "8", *args).start()
-        processes.append(process)
-        return process
-
-    service.worker = worker
-    yield service
-    for process in processes:
-        process.stop()
-    service.stop()
-
+from cluster import BROKER
 
 def wait_until(predicate, timeout):
     deadline = time.monotonic() + timeout
@@ -86,7 +28,7 @@ def url_job(target, tag, schedule, **extra):
 
 
 def test_workers_run_what_the_scheduler_hands_over(cluster, target):
-    cluster.worker()
+    cluster.worker("-c", "8")
     status, job = cluster.call("POST", "/api/v1/jobs", url_job(target, "tick", {"frequency": "secondly",
                                                                                 "tolerance": 30}))
     assert status == 201, job
@@ -105,7 +47,7 @@ def test_workers_run_what_the_scheduler_hands_over(cluster, target):
 def test_a_message_delivered_twice_runs_once(cluster, target, broker):
     from dispatcher.worker import make_celery
 
-    cluster.worker()
+    cluster.worker("-c", "8")
     status, job = cluster.call("POST", "/api/v1/jobs", url_job(target, "once", {"cron": "0 0 1 1 *"}))
     status, started = cluster.call("POST", f"/api/v1/jobs/{job['id']}/run")
     assert wait_until(lambda: target.hits.get("/once") == 1, 30), logs(cluster)
@@ -119,14 +61,14 @@ def test_a_message_delivered_twice_runs_once(cluster, target, broker):
 
 
 def test_a_worker_killed_mid_run_leaves_it_failed_and_it_never_runs_again(cluster, target):
-    first = cluster.worker()
+    first = cluster.worker("-c", "8")
     status, job = cluster.call("POST", "/api/v1/jobs", url_job(target, "slow", {"cron": "0 0 1 1 *"}))
     status, started = cluster.call("POST", f"/api/v1/jobs/{job['id']}/run")
     run_id = started["run_id"]
     assert wait_until(lambda: cluster.call("GET", f"/api/v1/runs/{run_id}")[1]["status"] == "Running", 30), logs(cluster)
     assert wait_until(lambda: target.hits.get("/slow") == 1, 10)
     first.kill()
-    cluster.worker()  # takes the message the broker delivers again
+    cluster.worker("-c", "8")  # takes the message the broker delivers again
     # Reaped within two lease periods of the worker's last heartbeat (SCHEDULER_LEASE_SECONDS = 2 here).
     assert wait_until(lambda: cluster.call("GET", f"/api/v1/runs/{run_id}")[1]["status"] == "Failed", 20), logs(cluster)
     run = cluster.call("GET", f"/api/v1/runs/{run_id}")[1]
