@@ -11,6 +11,42 @@ GROUP_NAME = FullMatch(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$", error="letters, d
 OVERLAP = validate.OneOf(["skip", "wait", "allow"])
 
 
+RETRY_ON = ["failure", "5xx", "4xx", "429", "timeout", "connection"]
+NOTIFY_ON = ["failure", "recovery", "disabled", "missed"]
+
+
+class Retry(Schema):
+    """Run a failed attempt again, after ``backoff`` × ``factor`` ** (attempt - 1) seconds (at
+    most ``max_backoff``, with jitter); a url answer's ``Retry-After`` is honoured."""
+
+    attempts = fields.Integer(load_default=3, validate=validate.Range(min=0, max=10),
+                              metadata={"description": "attempts after the first (0-10)"})
+    backoff = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=3600))
+    factor = fields.Float(load_default=2.0, validate=validate.Range(min=1, max=10))
+    max_backoff = fields.Float(load_default=300.0, validate=validate.Range(min=0, max=3600))
+    on = fields.List(fields.String(validate=[validate.Length(min=1, max=16),
+                                             FullMatch(r"^(failure|[1-5]xx|[1-5][0-9][0-9]|timeout|connection)$",
+                                                       error="failure, 5xx, 4xx, a status code, timeout or "
+                                                             "connection")]),
+                     load_default=["failure"], validate=validate.Length(min=1, max=20),
+                     metadata={"description": "what is retried: failure (any), or for url actions a status "
+                                              "class (5xx) or code (429), timeout, connection"})
+
+
+class Webhook(Schema):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    secret = fields.String(load_default=None, validate=validate.Length(min=16, max=256),
+                           metadata={"description": "signs each delivery: X-Orchestrator-Signature"})
+
+
+class Notify(Schema):
+    on = fields.List(fields.String(validate=validate.OneOf(NOTIFY_ON)), load_default=["failure", "disabled"],
+                     validate=validate.Length(max=4))
+    webhook = fields.Nested(Webhook, load_default=None, allow_none=True)
+    email = fields.List(fields.Email(validate=validate.Length(max=254)), load_default=list,
+                        validate=validate.Length(max=20))
+
+
 class JobCreate(Schema):
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     group = fields.String(load_default=None, validate=GROUP_NAME)
@@ -20,6 +56,15 @@ class JobCreate(Schema):
                             metadata={"description": "a run due while the previous one still runs: "
                                                      "skip (recorded Missed), wait, or allow"})
     paused = StrictBoolean(load_default=False)
+    retry = fields.Nested(Retry, load_default=None, allow_none=True)
+    timeout = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0.1, max=86400),
+                           metadata={"description": "seconds each attempt of the action may take"})
+    notify = fields.Nested(Notify, load_default=None, allow_none=True,
+                           metadata={"description": "who hears of failures, recoveries, auto-disabling and "
+                                                    "missed runs (default: the account's)"})
+    disable_after = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=10000),
+                                   metadata={"description": "pause the job after this many failed runs in a row "
+                                                            "(default: the account's, 25)"})
 
 
 class JobPatch(Schema):
@@ -29,6 +74,10 @@ class JobPatch(Schema):
     action = fields.Dict()
     overlap = fields.String(validate=OVERLAP)
     paused = StrictBoolean()
+    retry = fields.Nested(Retry, allow_none=True)
+    timeout = fields.Float(allow_none=True, validate=validate.Range(min=0.1, max=86400))
+    notify = fields.Nested(Notify, allow_none=True)
+    disable_after = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10000))
 
 
 class Job(Schema):
@@ -43,6 +92,13 @@ class Job(Schema):
     next_run_at = fields.String(allow_none=True, required=True, metadata={"description": "ISO 8601, UTC"})
     created_at = fields.String(required=True)
     updated_at = fields.String(required=True)
+    retry = fields.Nested(Retry, allow_none=True, required=True)
+    timeout = fields.Float(allow_none=True, required=True)
+    notify = fields.Nested(Notify, allow_none=True, required=True)
+    disable_after = fields.Integer(allow_none=True, required=True)
+    failures = fields.Integer(required=True, metadata={"description": "failed runs in a row"})
+    paused_reason = fields.String(allow_none=True, required=True,
+                                  metadata={"description": "why the job was paused, when it was not paused by hand"})
 
 
 JobList = page_of(Job, "JobList")

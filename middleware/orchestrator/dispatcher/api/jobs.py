@@ -7,7 +7,7 @@ from dispatcher.api import job_schemas as schemas
 from dispatcher.api.contract import operation, page
 from dispatcher.errors import ValidationFailed
 from dispatcher.lib.actions import validate_action
-from dispatcher.lib.jobs import JobSpec
+from dispatcher.lib.jobs import OPTIONS, JobSpec
 from dispatcher.lib.timespec import parse_schedule
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
@@ -50,8 +50,9 @@ def job_spec(body, prefix=""):
     """A :class:`JobSpec` from a validated body; 422 names the field (under ``prefix``)."""
     schedule = parse_schedule_now(body["schedule"], prefix)
     action = check_action(body["action"], prefix)
+    options = {key: body[key] for key in OPTIONS if body.get(key) is not None}
     return JobSpec(name=body["name"] or f"{action['type']} job", group=body["group"], schedule=schedule,
-                   action=action, overlap=body["overlap"], paused=body["paused"])
+                   action=action, overlap=body["overlap"], paused=body["paused"], options=options)
 
 
 @bp.post("")

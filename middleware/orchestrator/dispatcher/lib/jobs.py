@@ -5,7 +5,7 @@ A job row holds its schedule and action as JSON and the time it next fires
 constraint on that pair is what makes a second run of the same occurrence impossible,
 whoever tries to create it.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 import json
 import uuid
@@ -29,6 +29,9 @@ class JobSpec:
     action: dict
     overlap: str = "skip"
     paused: bool = False
+    options: dict = field(default_factory=dict)   # retry, timeout, notify, disable_after: those given
+
+OPTIONS = ("retry", "timeout", "notify", "disable_after")
 
 
 def iso(ts):
@@ -47,10 +50,13 @@ def first_fire(schedule, now):
 
 
 def job_dict(row):
+    options = json.loads(row.get("options") or "{}")
     return {"id": row["id"], "name": row["name"], "group": row["group"], "account_id": row["account_id"],
             "schedule": json.loads(row["schedule"]), "action": json.loads(row["action"]),
             "overlap": row["overlap"], "paused": bool(row["paused"]), "next_run_at": iso(row["next_run_at"]),
-            "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
+            "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
+            **{key: options.get(key) for key in OPTIONS},
+            "failures": row.get("failures") or 0, "paused_reason": row.get("paused_reason")}
 
 
 def run_dict(row, events=None):
@@ -76,7 +82,8 @@ class Jobs:
         return {"id": job_id or uuid.uuid4().hex, "account_id": account_id, "name": spec.name, "group": spec.group,
                 "schedule": json.dumps(spec.schedule.spec), "action": json.dumps(spec.action),
                 "overlap": spec.overlap, "paused": spec.paused, "next_run_at": first_fire(spec.schedule, now),
-                "created_at": now, "updated_at": now}
+                "created_at": now, "updated_at": now, "options": json.dumps(spec.options), "failures": 0,
+                "paused_reason": None, "run_count": 0}
 
     def check_room(self, caller, adding, check_quota, replacing=()):
         """The quota, checked before any work on the new jobs: one count, no lock. ``create``
@@ -109,6 +116,17 @@ class Jobs:
             for key in ("name", "group", "overlap", "paused"):
                 if key in changes:
                     found[key] = changes[key]
+            if "paused" in changes:       # paused or resumed by hand: the count starts again
+                found.update(paused_reason=None, failures=0)
+            if any(key in changes for key in OPTIONS):
+                options = json.loads(row["options"] or "{}")
+                for key in OPTIONS:
+                    if key in changes:
+                        if changes[key] is None:
+                            options.pop(key, None)
+                        else:
+                            options[key] = changes[key]
+                found["options"] = json.dumps(options)
             if "action" in changes:
                 found["action"] = json.dumps(changes["action"])
             schedule = changes.get("schedule")
@@ -171,7 +189,7 @@ class Jobs:
             allowed = max(float(tolerance if tolerance is not None else spec.get("tolerance", 10)), MIN_TOLERANCE)
             return {"id": str(uuid.uuid4()), "job_id": row["id"], "account_id": row["account_id"],
                     "scheduled_for": now, "deadline": now + allowed, "action": row["action"], "overlap": "allow",
-                    "status": SUBMITTED, "submitted_at": now}
+                    "status": SUBMITTED, "submitted_at": now, "options": row["options"]}
 
         run = self.datastore.submit_run(caller, job_id, make_run, "run requested through the API")
         self.on_change()

@@ -251,6 +251,7 @@ class Scheduler:
                                                      now - when, tolerance)
                     rows.append({"id": str(uuid.uuid4()), "job_id": job["id"], "account_id": job["account_id"],
                                  "scheduled_for": when, "deadline": when + tolerance, "action": job["action"],
+                                 "options": job["options"],
                                  "overlap": job["overlap"], "status": status, "submitted_at": now,
                                  "started_at": now if status == RUNNING else None,
                                  "finished_at": now if status == MISSED else None, "error": error,

@@ -59,6 +59,11 @@ jobs = Table(
     Column("next_run_at", Float, nullable=True, index=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # JSON: retry, timeout, notify, disable_after, as the client sent them (normalised)
+    Column("options", Text, nullable=False, server_default="{}"),
+    Column("failures", Integer, nullable=False, server_default="0"),     # consecutive failed runs
+    Column("paused_reason", String(200), nullable=True),                 # why it was paused, when not by hand
+    Column("run_count", Integer, nullable=False, server_default="0"),    # occurrences claimed (max_runs)
 )
 
 runs = Table(
@@ -77,6 +82,7 @@ runs = Table(
     Column("result", Text, nullable=True),
     Column("error", Text, nullable=True),
     Column("holder", String(64), nullable=True),    # the scheduler or worker running it
+    Column("options", Text, nullable=True),         # the job's options as they were when claimed
     # The claim: one run per job per scheduled time, whoever tries to make a second.
     UniqueConstraint("job_id", "scheduled_for", name="uq_run_job_time"),
     Index("ix_runs_job_submitted", "job_id", "submitted_at"),
