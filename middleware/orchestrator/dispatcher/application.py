@@ -12,7 +12,7 @@ from dispatcher.api import accounts as accounts_api, auth, clouds, errors, group
 from dispatcher.api.jsonio import OrjsonProvider
 from dispatcher.config import load_config
 from dispatcher.errors import SettingsError
-from dispatcher.lib import migrate, ratelimit, store
+from dispatcher.lib import events, migrate, ratelimit, store
 from dispatcher.lib.accounts import Accounts, check_plans
 from dispatcher.lib.actions import RunContext
 from dispatcher.lib.actions.network import NetworkPolicy
@@ -35,6 +35,7 @@ def create_app(settings=None):
     config = load_config(settings)
     check_plans(config["PLANS"], config["ADMIN_PLAN"])
     NetworkPolicy.from_settings(config)  # a bad URL_*_NETWORKS stops the start, not each run
+    publisher = events.from_settings(config)  # a bad EVENTS_URL too, before anything opens
 
     try:
         app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
@@ -62,6 +63,13 @@ def create_app(settings=None):
                     "key, run 'orchestrator keys create --admin' on the server, with the service's settings.")
 
     datastore = create_datastore(engine)
+    if publisher is not None:
+        # Each process publishes the transitions it records: subscribed before anything runs.
+        datastore.subscribe(publisher.enqueue)
+        publisher.start()
+        # Registered before the scheduler's stop, so it runs after it (atexit is last in, first
+        # out) and publishes what the scheduler records as it stops.
+        atexit.register(publisher.stop)
     owners = NodeOwners(engine)
     scheduler = Scheduler(datastore, make_executor(config),
                           run_context_factory(accounts, farm, owners, config), config)
@@ -74,6 +82,7 @@ def create_app(settings=None):
         "orchestrator.accounts": accounts,
         "orchestrator.owners": owners,
         "orchestrator.access": auth.Access(owners),
+        "orchestrator.events": publisher,
     })
 
     errors.init_app(app)

@@ -107,3 +107,14 @@ URL_DENY_NETWORKS = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"]
 URL_ALLOW_NETWORKS = []
 # Seconds the host name of a url job may take to resolve when the job is created or changed.
 URL_VALIDATION_DNS_TIMEOUT = 2.0
+
+# Run events: every transition of a run (run.submitted, run.running, run.completed, run.failed,
+# run.missed) published as JSON to a durable topic exchange, by the process that records it.
+# An amqp:// (or amqps://) URL turns them on, e.g. "amqp://user:password@rabbit.example.com:5672//"
+# (its password is never logged); empty: off. Needs kombu (pip install 'orchestrator[events]').
+EVENTS_URL = ""
+# The topic exchange, declared (durable) when the first event is published.
+EVENTS_EXCHANGE = "orchestrator.events"
+# Events a process keeps while the broker cannot take them (it is down, restarting, slow). Beyond
+# this the oldest are dropped, counted and logged: the newest say where each run is now.
+EVENTS_BUFFER = 10_000

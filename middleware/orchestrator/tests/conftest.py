@@ -6,6 +6,7 @@ once: in the response that created it).
 """
 import logging
 import os
+from urllib.parse import urlsplit
 import uuid
 
 from flask import request
@@ -72,6 +73,7 @@ def _secrets_of(app):
     for entry in app.config["CLOUD_FARM"].values():
         if str(entry.get("ENGINE")) not in ("dummy", "example"):
             found |= {entry.get("USER"), entry.get("PASSWORD")}
+    found.add(urlsplit(app.config.get("EVENTS_URL") or "").password)
     with app.extensions["orchestrator.engine"].connect() as conn:
         found |= set(conn.execute(select(store.api_keys.c.digest)).scalars())
         found |= set(conn.execute(select(store.meta.c.value).where(store.meta.c.key == "key_secret")).scalars())
@@ -168,6 +170,9 @@ def make_app(tmp_path, store_url):
         scheduler = built.extensions["orchestrator.scheduler"]
         if scheduler._thread is not None:
             scheduler.stop(wait=False)
+        publisher = built.extensions["orchestrator.events"]
+        if publisher is not None:
+            publisher.stop(timeout=0)
         built.extensions["orchestrator.engine"].dispose()
 
 
