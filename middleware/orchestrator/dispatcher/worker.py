@@ -109,7 +109,8 @@ def execute_run(run_id):
     run = store.start_run(run_id, now, holder=runtime.holder)
     if run is None:     # delivered twice, or taken by another worker: it runs once
         return None
-    status, result, error = execute(run, runtime.context_factory)
+    status, result, error = execute(run, runtime.context_factory,
+                                    record_events=lambda events: store.record_events(run, events))
     with store.transaction() as tx:
         tx.finish_runs([(run, status, time.time(), result, error)])
     return status

@@ -384,7 +384,8 @@ class Scheduler:
         return moved is not None
 
     def _execute(self, run):
-        status, result, error = execute(run, self.context_factory)
+        status, result, error = execute(run, self.context_factory,
+                                        record_events=lambda events: self.datastore.record_events(run, events))
         self.recorder.finish(run, status, time.time(), result=result, error=error)
         follower = None
         with self._lock:

@@ -1,8 +1,9 @@
 """What every action shares: the run context, the failure a run reports, the plugin base class."""
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+import threading
 from typing import ClassVar
 
 from marshmallow import Schema, ValidationError
@@ -24,15 +25,21 @@ class RunContext:
     clouds: CloudFarm
     owners: NodeOwners
     settings: Mapping           # the application's settings (URL_DENY_NETWORKS, ...)
+    # Set when the job's timeout passed: an action that can stop early (a long method) checks it.
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
 
 class ActionFailed(RuntimeError):
-    """A run that failed: ``message`` says why, ``result`` is what it did before (kept in the run)."""
+    """A run that failed: ``message`` says why, ``result`` is what it did before (kept in the run).
 
-    def __init__(self, message, result=None):
+    ``kind`` says how, for retry rules: ``"timeout"``, ``"connection"``, ``"status"`` (an answer
+    with the wrong status, in ``result["status"]``), or None for any other failure."""
+
+    def __init__(self, message, result=None, kind=None):
         super().__init__(message)
         self.message = message
         self.result = dict(result or {})
+        self.kind = kind
 
 
 class Action(ABC):

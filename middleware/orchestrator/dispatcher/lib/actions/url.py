@@ -23,7 +23,7 @@ from dispatcher.lib.validation import StrictBoolean
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 MAX_REDIRECTS = 5
 BODY_LIMIT = 64 * 1024
-RECORDED_HEADERS = ("content-type", "content-length")
+RECORDED_HEADERS = ("content-type", "content-length", "retry-after")
 USER_AGENT = "Orchestrator-url-action/1"
 _HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}\Z"
 _CROSS_ORIGIN_DROP = {"authorization", "cookie", "proxy-authorization"}
@@ -117,9 +117,9 @@ class UrlAction(Action):
                   "latency_ms": None, "duration_ms": None, "headers": {}, "body": None,
                   "body_bytes": 0, "truncated": False, "redirects": []}
 
-        def fail(message):
+        def fail(message, kind=None):
             result["duration_ms"] = _ms(started)
-            return ActionFailed(message, result)
+            return ActionFailed(message, result, kind)
 
         with requests.Session() as session:
             # No proxies or .netrc from the environment: the policy must judge the real peer.
@@ -130,7 +130,7 @@ class UrlAction(Action):
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise fail(f"{method} {url} timed out after {p['timeout']:g} s")
+                    raise fail(f"{method} {url} timed out after {p['timeout']:g} s", "timeout")
                 try:
                     prepared = session.prepare_request(requests.Request(method, url, headers=headers, **_body(body)))
                     response = session.send(prepared, allow_redirects=False, stream=True,
@@ -138,9 +138,9 @@ class UrlAction(Action):
                 except AddressRefused as exc:
                     raise fail(f"refused to connect to {url}: {exc}") from None
                 except requests.Timeout:
-                    raise fail(f"{method} {url} timed out after {p['timeout']:g} s") from None
+                    raise fail(f"{method} {url} timed out after {p['timeout']:g} s", "timeout") from None
                 except (requests.RequestException, ValueError) as exc:
-                    raise fail(f"{method} {url} failed: {_reason(exc)}") from None
+                    raise fail(f"{method} {url} failed: {_reason(exc)}", "connection") from None
                 result.update(final_url=url, status=response.status_code,
                               address=getattr(getattr(response.raw, "connection", None), "peer_address", None))
                 location = response.headers.get("Location")
@@ -163,9 +163,10 @@ class UrlAction(Action):
             try:
                 data = b"" if method == "HEAD" else _read_capped(response, deadline)
             except TimeoutError:
-                raise fail(f"{method} {url} timed out after {p['timeout']:g} s while reading the body") from None
+                raise fail(f"{method} {url} timed out after {p['timeout']:g} s while reading the body",
+                           "timeout") from None
             except requests.RequestException as exc:
-                raise fail(f"{method} {url}: reading the body failed: {_reason(exc)}") from None
+                raise fail(f"{method} {url}: reading the body failed: {_reason(exc)}", "connection") from None
             finally:
                 response.close()
         kept = data[:BODY_LIMIT]
@@ -174,7 +175,7 @@ class UrlAction(Action):
         expected = p["expect_status"]
         if not (response.status_code in expected if expected else 200 <= response.status_code < 300):
             wanted = ", ".join(map(str, expected)) if expected else "2xx"
-            raise fail(f"{method} {url} answered {response.status_code}, expected {wanted}")
+            raise fail(f"{method} {url} answered {response.status_code}, expected {wanted}", "status")
         return result
 
 

@@ -1,5 +1,5 @@
 """The data store: one home for every query of jobs, runs, events, leases and limits."""
-from dispatcher.lib.datastore.base import DataStore, RunFilter, Transaction
+from dispatcher.lib.datastore.base import DataStore, RunFilter, Transaction, event
 
 
 def create_datastore(engine):
@@ -9,4 +9,4 @@ def create_datastore(engine):
     return SQLAlchemyDataStore(engine)
 
 
-__all__ = ["DataStore", "RunFilter", "Transaction", "create_datastore"]
+__all__ = ["DataStore", "RunFilter", "Transaction", "create_datastore", "event"]

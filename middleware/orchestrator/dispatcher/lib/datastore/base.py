@@ -18,6 +18,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 
+def event(run, status, at, message=None):
+    """One transition of ``run`` (a dict with its id, job, account and scheduled time)."""
+    return {"run_id": run["id"], "job_id": run["job_id"], "account_id": run["account_id"],
+            "scheduled_for": run["scheduled_for"], "status": status, "at": at, "message": message}
+
+
 @dataclass(frozen=True)
 class RunFilter:
     """What ``GET /runs`` narrows the list to; None means any."""
@@ -165,6 +171,11 @@ class DataStore(ABC):
     def start_run(self, run_id, now, message=None, holder=None):
         """Move one run from Submitted to Running, only if it still is Submitted; ``holder``
         names who runs it. Returns the run, or None when someone else moved it first."""
+
+    def record_events(self, run, events):
+        """Record events of one run as they happen: ``[(status, at, message)]``."""
+        with self.transaction() as tx:
+            tx.add_events([event(run, status, at, message) for status, at, message in events])
 
     @abstractmethod
     def get_run_row(self, run_id):

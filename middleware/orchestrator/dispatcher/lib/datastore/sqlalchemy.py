@@ -14,7 +14,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select,
 
 from dispatcher.errors import Conflict, NotFound
 from dispatcher.lib import store
-from dispatcher.lib.datastore.base import DataStore, Transaction
+from dispatcher.lib.datastore.base import DataStore, Transaction, event
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +24,6 @@ INTERRUPTED = "interrupted"
 
 def _scope(table, scope):
     return true() if scope.is_admin else table.c.account_id == scope.account_id
-
-
-def event(run, status, at, message=None):
-    """One transition of ``run`` (a dict with its id, job, account and scheduled time)."""
-    return {"run_id": run["id"], "job_id": run["job_id"], "account_id": run["account_id"],
-            "scheduled_for": run["scheduled_for"], "status": status, "at": at, "message": message}
 
 
 def _chunks(items, size=500):
