@@ -195,6 +195,20 @@ CRON_JOB=$(jget id)
 capture job-run-now 202 POST "/api/v1/jobs/$CRON_JOB/run"
 capture groups-list 200 GET /api/v1/groups
 
+# A job whose calls fail (404), retried twice: one run, every attempt an event of it.
+capture job-retry 201 POST /api/v1/jobs "{\"name\": \"retried\", \"schedule\": {\"cron\": \"0 0 1 1 *\"},
+ \"action\": {\"type\": \"url\", \"url\": \"$BASE/no-such-page\"},
+ \"retry\": {\"attempts\": 2, \"backoff\": 0.2, \"on\": [\"4xx\", \"5xx\"]}, \"timeout\": 10}"
+RETRY_JOB=$(jget id)
+call POST "/api/v1/jobs/$RETRY_JOB/run"
+RETRY_RUN=$(jget run_id)
+deadline=$((SECONDS + RUN_SECONDS))
+until call GET "/api/v1/runs/$RETRY_RUN" && [[ $(jget status) == Failed ]]; do
+    (( SECONDS < deadline )) || die "the retried run did not finish within $RUN_SECONDS s: $(cat "$WORK/body")"
+    sleep 0.2
+done
+capture run-retried 200 GET "/api/v1/runs/$RETRY_RUN"
+
 capture error-validation 422 POST /api/v1/jobs "{\"schedule\": {\"at\": \"2001-01-01T09:00:00Z\"},
  \"action\": {\"type\": \"url\", \"url\": \"$BASE/healthz\"}}"
 
