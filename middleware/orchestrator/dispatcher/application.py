@@ -129,7 +129,8 @@ def run_context_factory(accounts, farm, owners, config):
         return RunContext(run_id=run["id"], job_id=run["job_id"], account_id=account_id,
                           is_admin=admins[account_id],
                           scheduled_for=datetime.fromtimestamp(run["scheduled_for"], timezone.utc),
-                          clouds=farm, owners=owners, settings=config)
+                          clouds=farm, owners=owners, settings=config,
+                          account=lambda: accounts.account(account_id))
     return make
 
 

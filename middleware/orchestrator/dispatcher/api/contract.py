@@ -25,6 +25,7 @@ class Contract:
     response: type | None
     status: int
     summary: str
+    others: tuple = ()      # ((status, schema), ...): other success answers (202 of an async call)
 
 
 _schema_cache = {}
@@ -102,8 +103,9 @@ def load(schema_cls, data, where):
         raise ValidationFailed(f"invalid {where}: {fields}", messages) from None
 
 
-def operation(*, body=None, query=None, response=None, status=200):
-    """Declare a view's schemas; validate body and query against them on every call."""
+def operation(*, body=None, query=None, response=None, status=200, others=None):
+    """Declare a view's schemas; validate body and query against them on every call.
+    ``others`` maps other success statuses the view may answer to their schemas."""
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
@@ -114,7 +116,7 @@ def operation(*, body=None, query=None, response=None, status=200):
             return view(*args, **kwargs)
 
         summary = (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__
-        wrapper.contract = Contract(body, query, response, status, summary)
+        wrapper.contract = Contract(body, query, response, status, summary, tuple(sorted((others or {}).items())))
         return wrapper
     return decorate
 

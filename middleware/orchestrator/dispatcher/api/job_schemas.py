@@ -128,7 +128,8 @@ class RunEvent(Schema):
 
 class Run(Schema):
     id = fields.String(required=True)
-    job_id = fields.String(required=True)
+    job_id = fields.String(allow_none=True, required=True,
+                           metadata={"description": "null for a run of no job (nodes created asynchronously)"})
     scheduled_for = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(RUN_STATUSES))
     submitted_at = fields.String(required=True)

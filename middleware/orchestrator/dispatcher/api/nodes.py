@@ -5,6 +5,10 @@ from dispatcher.api import schemas
 from dispatcher.api.clouds import usable_cloud
 from dispatcher.api.contract import operation, page
 from dispatcher.errors import CloudError
+from dispatcher.lib.actions import validate_action
+
+#: Seconds an asynchronous node creation may wait for the scheduler to start it.
+ASYNC_START_SECONDS = 300
 
 bp = Blueprint("nodes", __name__, url_prefix="/api/v1/clouds/<cloud>/nodes")
 
@@ -49,9 +53,14 @@ def list_nodes(cloud, query):
 
 
 @bp.post("")
-@operation(body=schemas.NodeCreate, response=schemas.NodeCreated, status=201)
+@operation(body=schemas.NodeCreate, response=schemas.NodeCreated, status=201,
+           others={202: schemas.NodeCreateStarted})
 def create_nodes(cloud, body):
-    """Create one or more nodes, optionally waiting until they run.
+    """Create one or more nodes, optionally waiting until they run, or asynchronously.
+
+    With ``"async": true`` the answer is 202 with a run id at once: the run (a ``provision``
+    action, executed like a job's run) makes the nodes; follow it at ``/api/v1/runs/{id}`` or
+    ``/api/v1/last-events/{id}``, whose result lists the nodes created (and, with ``wait``, running).
 
     .. sourcecode:: http
 
@@ -68,8 +77,11 @@ def create_nodes(cloud, body):
     :<json int count: how many nodes (1-50, default 1)
     :<json boolean wait: answer only once every node runs (default false)
     :<json number timeout: seconds to wait (default 600)
+    :<json boolean async: answer 202 with the run making the nodes, at once (default false)
     :>json array nodes: the nodes created
+    :>json string run_id: with ``async``: the run to follow
     :statuscode 201: created
+    :statuscode 202: with ``async``: the run making the nodes is submitted
     :statuscode 403: the caller may not use this cloud
     :statuscode 404: no such cloud
     :statuscode 422: a field is invalid, or the image, size or location is unknown
@@ -80,6 +92,15 @@ def create_nodes(cloud, body):
     :statuscode 504: the cloud, or the nodes, were not ready in time
     """
     found = usable_cloud(cloud)
+    if body["async_"]:
+        action = {"type": "provision", "cloud": found.name, "image": body["image"], "size": body["size"],
+                  "name": body["name"], "count": body["count"], "wait": body["wait"], "timeout": body["timeout"]}
+        if body["location"] is not None:
+            action["location"] = body["location"]
+        action = validate_action(action, current_app.config, current_app.extensions["orchestrator.clouds"])
+        run_id = current_app.extensions["orchestrator.jobs"].submit_action(
+            g.caller, action, ASYNC_START_SECONDS, "node creation requested through the API")
+        return {"run_id": run_id, "status": "Submitted"}, 202, {"Location": f"/api/v1/runs/{run_id}"}
     created, failures = found.create_nodes(body["name"], body["image"], body["size"], body["location"],
                                            body["count"])
     current_app.extensions["orchestrator.owners"].record_created(found, created, g.caller.account_id)

@@ -99,6 +99,8 @@ def _operation(rule, contract, path):
         # Every answer but a 204 is JSON; a contract without a response schema still says so.
         ok["content"] = {"application/json": {"schema": contract.response if contract.response else {}}}
     op["responses"] = {str(contract.status): ok}
+    for status, schema in contract.others:
+        op["responses"][str(status)] = {"description": "success", "content": {"application/json": {"schema": schema}}}
     secured = path.startswith("/api/") and path not in PUBLIC_PATHS
     errors = dict(_ANY_STATUSES)
     for applies, statuses in ((contract.body is not None, _BODY_STATUSES),

@@ -96,10 +96,18 @@ class NodeCreate(Schema):
     wait = StrictBoolean(load_default=False, metadata={"description": "answer once every node runs"})
     timeout = fields.Float(load_default=600.0, validate=SettingRange(0.1, "NODE_WAIT_TIMEOUT_MAX"),
                            metadata={"description": "seconds to wait when wait is true"})
+    async_ = StrictBoolean(data_key="async", load_default=False,
+                           metadata={"description": "answer 202 with a run id at once; the nodes are made by "
+                                                    "that run (follow it at /runs/{id})"})
 
 
 class NodeCreated(Schema):
     nodes = fields.List(fields.Nested(Node), required=True)
+
+
+class NodeCreateStarted(Schema):
+    run_id = fields.String(required=True, metadata={"description": "the run making the nodes"})
+    status = fields.String(required=True)
 
 
 class Ping(Schema):

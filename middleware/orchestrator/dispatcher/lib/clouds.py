@@ -169,6 +169,10 @@ class Cloud:
         finally:
             self._pool.put(driver)
 
+    def allows(self, plan, account_name, is_admin=False):
+        """Whether an account of ``plan`` named ``account_name`` may use this cloud."""
+        return is_admin or not self.allow or plan in self.allow or account_name in self.allow
+
     def info(self):
         return {"name": self.name, "engine": self.engine, "driver": self.driver_class.__name__,
                 "default": self.default}

@@ -195,6 +195,17 @@ class Jobs:
         self.on_change()
         return run["id"]
 
+    def submit_action(self, caller, action, deadline_seconds, message):
+        """A run of ``action`` (validated) that belongs to no job, for the scheduler to start
+        now, like a job's run; returns the run id."""
+        now = store.now()
+        run = {"id": str(uuid.uuid4()), "job_id": None, "account_id": caller.account_id, "scheduled_for": now,
+               "deadline": now + deadline_seconds, "action": json.dumps(action), "overlap": "allow",
+               "status": SUBMITTED, "submitted_at": now, "options": None}
+        self.datastore.add_run(run, message)
+        self.on_change()
+        return run["id"]
+
     def runs(self, caller, job_id, limit, offset):
         rows, total = self.datastore.runs_of_job(caller, job_id, limit, offset)
         return [run_dict(row) for row in rows], total

@@ -69,7 +69,8 @@ jobs = Table(
 runs = Table(
     "runs", metadata,
     Column("id", String(36), primary_key=True),
-    Column("job_id", String(32), nullable=False, index=True),   # runs outlive their job
+    # Runs outlive their job; a run of no job (an asynchronous node creation) has none.
+    Column("job_id", String(32), nullable=True, index=True),
     Column("account_id", String(32), nullable=False, index=True),
     Column("scheduled_for", Float, nullable=False),
     Column("deadline", Float, nullable=False),      # the latest time the run may still start

@@ -1,6 +1,6 @@
 """What every action shares: the run context, the failure a run reports, the plugin base class."""
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 import threading
@@ -27,6 +27,8 @@ class RunContext:
     settings: Mapping           # the application's settings (URL_DENY_NETWORKS, ...)
     # Set when the job's timeout passed: an action that can stop early (a long method) checks it.
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # The account as it is now ({"plan", "name"}), read when a cloud action runs.
+    account: Callable[[], Mapping] = None
 
 
 class ActionFailed(RuntimeError):
@@ -112,8 +114,16 @@ def known_cloud(clouds, name):
 
 
 def cloud_at_run(context, name):
-    """The cloud at run time; it may have left the settings since the job was made."""
+    """The cloud at run time, if the account may still use it: the cloud may have left the
+    settings, and the account's plan or the cloud's ``ALLOW`` may have changed, since the job
+    was made."""
     try:
-        return context.clouds.get(name)
+        cloud = context.clouds.get(name)
     except NotFound as exc:
         raise ActionFailed(exc.message, {"cloud": name}) from None
+    if cloud.allow and not context.is_admin:
+        account = context.account() if context.account is not None else {"plan": None, "name": None}
+        if not cloud.allows(account["plan"], account["name"]):
+            raise ActionFailed(f"the {account['plan']} plan may not use cloud {name!r}",
+                               {"cloud": name, "plan": account["plan"]})
+    return cloud

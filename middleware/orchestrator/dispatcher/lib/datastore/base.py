@@ -155,6 +155,10 @@ class DataStore(ABC):
         """Insert a Submitted run made by ``make_run(job row)``, with its first event."""
 
     @abstractmethod
+    def add_run(self, run, message):
+        """Insert a Submitted run that belongs to no job, with its first event."""
+
+    @abstractmethod
     def get_run(self, scope, run_id):
         """``(run, events)``, or :class:`NotFound`."""
 

@@ -284,6 +284,12 @@ class SQLAlchemyDataStore(DataStore):
             tx.add_events([event(run, SUBMITTED, run["submitted_at"], message)])
         return run
 
+    def add_run(self, run, message):
+        with self.transaction() as tx:
+            tx.conn.execute(insert(store.runs).values(**run))
+            tx.add_events([event(run, SUBMITTED, run["submitted_at"], message)])
+        return run
+
     def get_run(self, scope, run_id):
         runs, events = store.runs, store.run_events
         with self.engine.connect() as conn:
