@@ -8,7 +8,8 @@ from flask import Flask
 from flask_limiter import Limiter
 from sqlalchemy.exc import DBAPIError
 
-from dispatcher.api import accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes, runs
+from dispatcher.api import (accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes, runs,
+                            schedules)
 from dispatcher.api.jsonio import OrjsonProvider
 from dispatcher.config import load_config
 from dispatcher.errors import SettingsError
@@ -26,7 +27,7 @@ from dispatcher.lib.secrets import install_log_filter, registry as secrets
 
 log = logging.getLogger("dispatcher")
 
-BLUEPRINTS = (meta.bp, clouds.bp, nodes.bp, jobs_api.bp, runs.bp, groups.bp, accounts_api.bp)
+BLUEPRINTS = (meta.bp, clouds.bp, nodes.bp, jobs_api.bp, runs.bp, groups.bp, schedules.bp, accounts_api.bp)
 
 
 def create_app(settings=None):

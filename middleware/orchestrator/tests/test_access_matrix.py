@@ -29,6 +29,7 @@ ROUTES = [
     ("GET", "/api/v1/runs/{run}", None, 200, 200, 404),
     ("GET", "/api/v1/last-events/{run}", None, 200, 200, 404),
     ("GET", "/api/v1/groups", None, 200, 200, 200),
+    ("POST", "/api/v1/schedules/preview", {"schedule": {"cron": "*/5 * * * *"}}, 200, 200, 200),
     # Groups are per account: another account replacing "nightly" makes its own group.
     ("PUT", "/api/v1/groups/nightly", {"jobs": [JOB]}, 200, 200, 200),
     ("DELETE", "/api/v1/groups/nightly", None, 204, 204, 404),

@@ -52,6 +52,7 @@ REFUSES_VALID = {
     "POST /api/v1/jobs": "schedule and action are checked beyond their schema (forms, dates, cron, zones)",
     "PATCH /api/v1/jobs/{job_id}": "as POST /api/v1/jobs",
     "PUT /api/v1/groups/{group}": "each job as POST /api/v1/jobs",
+    "POST /api/v1/schedules/preview": "the schedule as POST /api/v1/jobs",
 }
 
 
