@@ -187,6 +187,16 @@ def mimic():
 
 
 @pytest.fixture
+def live(make_app):
+    """An app whose scheduler runs (and holds the lease)."""
+    from service import wait_for
+
+    app = make_app(SCHEDULER_ENABLED=True, SCHEDULER_LEASE_SECONDS=2)
+    wait_for(lambda: app.extensions["orchestrator.scheduler"].is_leader)
+    return app
+
+
+@pytest.fixture
 def app(make_app):
     return make_app()
 

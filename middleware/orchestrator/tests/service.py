@@ -15,6 +15,19 @@ import urllib.request
 ORCHESTRATOR = pathlib.Path(__file__).resolve().parent.parent
 
 
+def wait_for(predicate, timeout=20.0, step=0.05, context=None):
+    """Poll ``predicate`` until it returns something true, and return that; fails only if it
+    never does within ``timeout`` seconds (a bound for a hung test, not a measure), with what
+    ``context()`` says (logs, say)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"condition not met within {timeout:g} s" + (f"\n{context()}" if context else ""))
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

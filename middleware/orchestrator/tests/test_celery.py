@@ -3,15 +3,7 @@ from the store, a worker killed mid-run reaped, cloud actions on their own queue
 import time
 
 from cluster import BROKER
-
-def wait_until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
+from service import wait_for
 
 def runs_of(service, job_id):
     status, page = service.call("GET", f"/api/v1/runs?job_id={job_id}&limit=1000")
@@ -32,9 +24,9 @@ def test_workers_run_what_the_scheduler_hands_over(cluster, target):
     status, job = cluster.call("POST", "/api/v1/jobs", url_job(target, "tick", {"frequency": "secondly",
                                                                                 "tolerance": 30}))
     assert status == 201, job
-    assert wait_until(lambda: target.hits.get("/tick", 0) >= 3, 30), logs(cluster)
+    assert wait_for(lambda: target.hits.get("/tick", 0) >= 3, 30)
     status, _ = cluster.call("PATCH", f"/api/v1/jobs/{job['id']}", {"paused": True})
-    assert wait_until(lambda: all(r["status"] in ("Completed", "Missed") for r in runs_of(cluster, job["id"])), 20)
+    assert wait_for(lambda: all(r["status"] in ("Completed", "Missed") for r in runs_of(cluster, job["id"])), 20)
     runs = runs_of(cluster, job["id"])
     completed = [r for r in runs if r["status"] == "Completed"]
     assert len(completed) == target.hits["/tick"]  # each hit recorded, none twice
@@ -50,7 +42,7 @@ def test_a_message_delivered_twice_runs_once(cluster, target, broker):
     cluster.worker("-c", "8")
     status, job = cluster.call("POST", "/api/v1/jobs", url_job(target, "once", {"cron": "0 0 1 1 *"}))
     status, started = cluster.call("POST", f"/api/v1/jobs/{job['id']}/run")
-    assert wait_until(lambda: target.hits.get("/once") == 1, 30), logs(cluster)
+    assert wait_for(lambda: target.hits.get("/once") == 1, 30, context=lambda: logs(cluster))
     celery = make_celery({"CELERY_BROKER_URL": BROKER, **broker})
     for _ in range(3):  # the broker delivering the same run again
         celery.send_task("orchestrator.run", args=[started["run_id"]], queue=broker["CELERY_QUEUE"])
@@ -65,12 +57,13 @@ def test_a_worker_killed_mid_run_leaves_it_failed_and_it_never_runs_again(cluste
     status, job = cluster.call("POST", "/api/v1/jobs", url_job(target, "slow", {"cron": "0 0 1 1 *"}))
     status, started = cluster.call("POST", f"/api/v1/jobs/{job['id']}/run")
     run_id = started["run_id"]
-    assert wait_until(lambda: cluster.call("GET", f"/api/v1/runs/{run_id}")[1]["status"] == "Running", 30), logs(cluster)
-    assert wait_until(lambda: target.hits.get("/slow") == 1, 10)
+    status_of = lambda: cluster.call("GET", f"/api/v1/runs/{run_id}")[1]["status"]  # noqa: E731
+    wait_for(lambda: status_of() == "Running", 30, context=lambda: logs(cluster))
+    assert wait_for(lambda: target.hits.get("/slow") == 1, 10)
     first.kill()
     cluster.worker("-c", "8")  # takes the message the broker delivers again
     # Reaped within two lease periods of the worker's last heartbeat (SCHEDULER_LEASE_SECONDS = 2 here).
-    assert wait_until(lambda: cluster.call("GET", f"/api/v1/runs/{run_id}")[1]["status"] == "Failed", 20), logs(cluster)
+    wait_for(lambda: status_of() == "Failed", 20, context=lambda: logs(cluster))
     run = cluster.call("GET", f"/api/v1/runs/{run_id}")[1]
     assert run["error"] == "interrupted"
     time.sleep(2.0)
@@ -86,10 +79,10 @@ def test_cloud_actions_wait_on_their_own_queue(cluster, target, broker):
     status, cloud_run = cluster.call("POST", f"/api/v1/jobs/{job['id']}/run")
     status, url = cluster.call("POST", "/api/v1/jobs", url_job(target, "quick", {"cron": "0 0 1 1 *"}))
     cluster.call("POST", f"/api/v1/jobs/{url['id']}/run")
-    assert wait_until(lambda: target.hits.get("/quick") == 1, 30), logs(cluster)
+    assert wait_for(lambda: target.hits.get("/quick") == 1, 30, context=lambda: logs(cluster))
     assert cluster.call("GET", f"/api/v1/runs/{cloud_run['run_id']}")[1]["status"] == "Submitted"
     cluster.worker("-Q", broker["CELERY_CLOUD_QUEUE"])
-    assert wait_until(lambda: cluster.call("GET", f"/api/v1/runs/{cloud_run['run_id']}")[1]["status"] == "Completed",
-                      30), logs(cluster)
+    assert wait_for(lambda: cluster.call("GET", f"/api/v1/runs/{cloud_run['run_id']}")[1]["status"] == "Completed",
+                    30, context=lambda: logs(cluster))
     result = cluster.call("GET", f"/api/v1/runs/{cloud_run['run_id']}")[1]["result"]
     assert [n["name"] for n in result["created"]] == ["queued-1", "queued-2"]

@@ -1,9 +1,8 @@
 """Asynchronous node creation, and a cloud's ALLOW checked again when a cloud action runs."""
-import time
-
 import pytest
 
 from dispatcher.lib import Provider
+from service import wait_for
 
 DUMMY = {"ENGINE": Provider.DUMMY, "USER": "", "PASSWORD": "", "EXTRA_PARAMS": {}}
 FARM = {"default": DUMMY, "vip": {**DUMMY, "ALLOW": ["standard"]}}
@@ -14,16 +13,6 @@ def live(make_app):
     app = make_app(farm=FARM, SCHEDULER_ENABLED=True, SCHEDULER_LEASE_SECONDS=2)
     wait_for(lambda: app.extensions["orchestrator.scheduler"].is_leader)
     return app
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def finished(client, headers, run_id):

@@ -9,6 +9,7 @@ import pytest
 
 from dispatcher.lib import runner
 from dispatcher.lib.actions.method import register_method
+from service import wait_for
 
 DONE = {}
 
@@ -76,23 +77,6 @@ def target():
     yield server
     server.server.shutdown()
     server.server.server_close()
-
-
-@pytest.fixture
-def live(make_app):
-    app = make_app(SCHEDULER_ENABLED=True, SCHEDULER_LEASE_SECONDS=2)
-    wait_for(lambda: app.extensions["orchestrator.scheduler"].is_leader)
-    return app
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def run_once(client, headers, body):
