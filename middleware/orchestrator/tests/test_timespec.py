@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from dispatcher.errors import TooCostly, ValidationFailed
-from dispatcher.lib.budget import Budget
+from dispatcher.lib.timespec.budget import Budget
 from dispatcher.lib.timespec import MAX_STEPS, TOO_COSTLY, Kind, Schedule, parse_schedule, schedule_from_stored
 
 UTC = timezone.utc
