@@ -89,3 +89,16 @@ def test_start_in_the_spring_gap_keeps_its_reading():
                                "timezone": "America/New_York"}, NOW)
     assert schedule.spec["start"] == "2027-03-14T02:30:00-05:00"
     assert fires(schedule_from_stored(schedule.spec), NOW, 2) == [utc(2027, 3, 14, 7, 30), utc(2027, 3, 15, 6, 30)]
+
+
+@pytest.mark.parametrize("data, after, expected", [
+    ({"frequency": "daily", "byhour": [9], "byminute": [0], "end": "2027-01-04T09:00:00"},
+     utc(2027, 1, 3, 15), [utc(2027, 1, 4, 14)]),
+    ({"frequency": "hourly", "start": "2027-01-04T06:00:00", "end": "2027-01-04T09:00:00"},
+     utc(2027, 1, 4, 12, 30), [utc(2027, 1, 4, 13), utc(2027, 1, 4, 14)]),
+    ({"rrule": "FREQ=DAILY;BYHOUR=9;BYMINUTE=0;UNTIL=20270104T140000Z"}, utc(2027, 1, 3, 15), [utc(2027, 1, 4, 14)]),
+])
+def test_the_end_is_an_instant_in_a_zone_behind_utc(data, after, expected):
+    """An end 09:00 in New York is 14:00 UTC: the occurrences up to it fire, the last one included."""
+    schedule = parse_schedule({"timezone": "America/New_York", **data}, NOW)
+    assert fires(schedule, after, 5) == expected

@@ -156,7 +156,9 @@ class Series:
 
     def __init__(self, source, frame, start=None, end=None):
         self.source, self.frame, self.start, self.end = source, frame, start, end
-        self.last = None if end is None else frame.high(end)    # no reading after this fires
+        # No reading after this fires. ``high`` takes an instant in UTC: the end's own
+        # reading, in its zone, would have the zone's offset applied twice.
+        self.last = None if end is None else frame.high(end.astimezone(UTC))
 
     def next_after(self, after):
         frame = self.frame.at(after)
