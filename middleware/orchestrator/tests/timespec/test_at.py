@@ -42,3 +42,12 @@ def test_at_rounds_fractions_up_to_whole_seconds():
 @pytest.mark.parametrize("value", ["not a date", "", 1735689600, "2027-01-02 09:00 EST", "31-feb-2027"])
 def test_at_unreadable(value):
     assert "schedule.at" in invalid({"at": value})
+
+
+def test_at_until_bounds_its_one_run():
+    schedule = parse_schedule({"at": "2027-01-02T09:00:00Z", "until": "2027-01-02T09:00:00Z", "max_runs": 1}, NOW)
+    assert (schedule.next_after(NOW), schedule.until, schedule.max_runs) == (utc(2027, 1, 2, 9), utc(2027, 1, 2, 9), 1)
+    assert invalid({"at": "2027-01-02T09:00:00Z", "until": "2 jan 2027 8:59:59"}) == {"schedule.until": [
+        "is before the at (2027-01-02T09:00:00Z); the schedule would never fire"]}
+    assert set(invalid({"at": "2026-12-31T09:00:00Z", "until": "2026-12-31T08:00:00Z"})) \
+        == {"schedule.at", "schedule.until"}

@@ -35,3 +35,14 @@ def test_cron_in_a_zone_and_normalised_spacing():
                                   "* * * * 5-1", "* * 0 * *", "0 0 30 2 *", "0 0 31 4,6,9,11 *", "", "@often"])
 def test_cron_refusals_name_the_field(expr):
     assert list(invalid({"cron": expr})) == ["schedule.cron"]
+
+
+def test_cron_until_is_inclusive():
+    schedule = parse_schedule({"cron": "0 9 * * *", "until": "2027-01-03T09:00:00Z"}, NOW)
+    assert fires(schedule, NOW, 5) == [utc(2027, 1, 2, 9), utc(2027, 1, 3, 9)]
+
+
+@pytest.mark.parametrize("until", ["13:00", "2027-01-02T08:59:59Z", "2026-12-31T09:00:00Z"])
+def test_cron_until_before_its_next_time_is_refused(until):
+    assert invalid({"cron": "0 9 * * *", "until": until}) == {"schedule.until": [
+        "is before the next fire time (2027-01-02T09:00:00Z); the schedule would never fire"]}

@@ -129,3 +129,18 @@ def test_long_running_wall_clock_series_with_count():
 ])
 def test_recurrence_refusals_name_the_field(data, field):
     assert field in invalid(data)
+
+
+@pytest.mark.parametrize("bounds", [
+    {"until": "2027-01-03T12:00:00Z"},
+    {"until": "2027-01-03T12:00:00Z", "end": "2027-01-10T00:00:00Z"},
+    {"until": "2027-01-10T00:00:00Z", "end": "2027-01-03T12:00:00Z"},          # the earlier of the two wins
+])
+def test_until_ends_a_recurrence(bounds):
+    schedule = parse_schedule({"frequency": "daily", "start": "2027-01-02T09:00:00Z", **bounds}, NOW)
+    assert fires(schedule, NOW, 5) == [utc(2027, 1, 2, 9), utc(2027, 1, 3, 9)]
+
+
+def test_a_recurrence_starting_after_its_until_is_refused():
+    assert invalid({"frequency": "daily", "start": "2027-02-01T00:00:00Z", "until": "2027-01-15T00:00:00Z"}) == {
+        "schedule.until": ["is before the next fire time (2027-02-01T00:00:00Z); the schedule would never fire"]}

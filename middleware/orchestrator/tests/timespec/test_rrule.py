@@ -71,3 +71,18 @@ def test_rrule_count():
 ])
 def test_rrule_refusals_name_the_field(data, field):
     assert field in invalid(data)
+
+
+def test_rrule_until_is_read_in_the_dtstart_zone_and_may_end_a_count_early():
+    schedule = parse_schedule({"rrule": "DTSTART;TZID=Europe/Paris:20270104T090000\nRRULE:FREQ=DAILY;COUNT=10",
+                               "until": "2027-01-06 09:00"}, NOW)
+    assert schedule.spec["until"] == "2027-01-06T09:00:00+01:00"
+    assert fires(schedule, NOW, 12) == [utc(2027, 1, 4, 8), utc(2027, 1, 5, 8), utc(2027, 1, 6, 8)]
+
+
+def test_rrule_until_refusals():
+    assert list(invalid({"rrule": "FREQ=DAILY;COUNT=3", "start": "2027-01-05T00:00:00Z", "until": "2027-01-02"})) \
+        == ["schedule.until"]
+    # Nothing left of the rule itself: its COUNT is blamed, not the until.
+    assert invalid({"rrule": "FREQ=DAILY;COUNT=3", "start": "2026-11-30T10:00:00Z", "until": "2026-12-01"}) == {
+        "schedule.rrule": ["all of its COUNT occurrences are before now"]}

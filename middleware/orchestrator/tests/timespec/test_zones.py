@@ -102,3 +102,27 @@ def test_the_end_is_an_instant_in_a_zone_behind_utc(data, after, expected):
     """An end 09:00 in New York is 14:00 UTC: the occurrences up to it fire, the last one included."""
     schedule = parse_schedule({"timezone": "America/New_York", **data}, NOW)
     assert fires(schedule, after, 5) == expected
+
+
+@pytest.mark.parametrize("data, until, stored, after, expected", [
+    # 01:30 happens twice on fall-back day: a reading without an offset is the first (EDT).
+    ({"cron": "0 * * * *"}, "2027-11-07T01:30:00", "2027-11-07T01:30:00-04:00",
+     utc(2027, 11, 7, 3, 30), [utc(2027, 11, 7, 4), utc(2027, 11, 7, 5)]),
+    # With its offset, the second (EST): the hour between them fires too.
+    ({"cron": "0 * * * *"}, "2027-11-07T01:30:00-05:00", "2027-11-07T01:30:00-05:00",
+     utc(2027, 11, 7, 3, 30), [utc(2027, 11, 7, 4), utc(2027, 11, 7, 5), utc(2027, 11, 7, 6)]),
+    # 02:30 does not exist on spring-forward day: like the fire time, it is 03:30 EDT, so that one fires.
+    ({"frequency": "daily", "byhour": [2], "byminute": [30]}, "2027-03-14T02:30:00", "2027-03-14T02:30:00-05:00",
+     SPRING, [utc(2027, 3, 14, 7, 30)]),
+    # Wall-clock 9:00 across the change (EST, then EDT): the until is 9:00 EDT, the last fire time too.
+    ({"rrule": "FREQ=DAILY;BYHOUR=9;BYMINUTE=0"}, "15-mar-2027 9:00", "2027-03-15T09:00:00-04:00",
+     SPRING, [utc(2027, 3, 13, 14), utc(2027, 3, 14, 13), utc(2027, 3, 15, 13)]),
+    # Every 3600 s in absolute time, up to an until given in the zone's summer time.
+    ({"frequency": "hourly", "start": "2027-03-14T00:00:00"}, "2027-03-14T04:00:00", "2027-03-14T04:00:00-04:00",
+     utc(2027, 3, 14, 5, 30), [utc(2027, 3, 14, 6), utc(2027, 3, 14, 7), utc(2027, 3, 14, 8)]),
+])
+def test_until_across_dst_in_a_zone(data, until, stored, after, expected):
+    schedule = parse_schedule({"timezone": "America/New_York", "until": until, **data}, NOW)
+    assert schedule.spec["until"] == stored
+    assert fires(schedule, after, 5) == expected
+    assert fires(schedule_from_stored(schedule.spec), after, 5) == expected

@@ -1,10 +1,21 @@
 """The :class:`Schedule` value: reading a ``schedule``, its common keys, its errors.
 
-Every form takes the common keys ``timezone`` (an IANA name, default ``UTC``) and ``tolerance``
-(seconds a run may start late, MIN_TOLERANCE to MAX_TOLERANCE, default 10). The key that tells
-the form (``at``, ``frequency``, ``rrule`` or ``cron``) picks the module that reads the rest,
-imported on first use; each returns the normalised fields and a *plan*, the object that answers
-``next_after``. Every problem is reported at once, as one :class:`ValidationFailed` naming each
+Every form takes the common keys ``timezone`` (an IANA name, default ``UTC``), ``tolerance``
+(seconds a run may start late, MIN_TOLERANCE to MAX_TOLERANCE, default 10), and, to end it,
+``until`` and ``max_runs``:
+
+* ``until`` bounds every fire time, inclusive. It is read as the form's own times are (ISO 8601
+  or a human date, in the schedule's timezone; a reading in a spring-forward gap takes the offset
+  before the gap, one that happens twice is the first) and kept to the second. A schedule with
+  no fire time between now and its ``until`` never fires and is refused, naming ``until``.
+* ``max_runs`` (a whole number, at least 1) is only carried, in the spec and as
+  :attr:`Schedule.max_runs`: the scheduler counts the occurrences it claims and ends the job
+  after that many.
+
+The key that tells the form (``at``, ``frequency``, ``rrule`` or ``cron``) picks the module
+that reads the rest, imported on first use; each returns the normalised fields and a *plan*,
+the object that answers ``next_after`` for the form's rules (``until`` is applied here). Every
+problem is reported at once, as one :class:`ValidationFailed` naming each
 field ``schedule.<field>``; so is a schedule that never fires: a rule with no occurrence in
 HORIZON_YEARS "never fires". Fire times are whole seconds.
 
@@ -20,8 +31,9 @@ keeps its job without a next run and logs it. Cron expressions are not metered: 
 advances them field by field, a few steps for any expression.
 """
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
+from functools import cached_property
 import importlib
 import json
 import math
@@ -29,7 +41,7 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.errors import TooCostly, ValidationFailed
 from dispatcher.lib.timespec.budget import Budget, BudgetExceeded
-from dispatcher.lib.timespec.zones import UTC, iso, read_zone
+from dispatcher.lib.timespec.zones import UTC, iso, read_time, read_zone
 
 DEFAULT_TOLERANCE = 10
 MIN_TOLERANCE = 1           # a run starts a few milliseconds late at best: 0 would always miss
@@ -57,7 +69,7 @@ class Kind(str, Enum):
 
 FORMS = ("at", "frequency", "rrule", "cron")            # the key that tells each form
 KINDS = dict(zip(FORMS, Kind))
-COMMON_KEYS = ("timezone", "tolerance")
+COMMON_KEYS = ("timezone", "tolerance", "until", "max_runs")
 # The module that reads each form (its KEYS, its read()), imported on first use.
 FORM_MODULES = {Kind.AT: "at", Kind.RECURRENCE: "recurrence", Kind.RRULE: "rrule", Kind.CRON: "cron"}
 # The field a recurrence that never fires is blamed on: the first of these it has.
@@ -69,7 +81,8 @@ class Schedule:
     """A validated schedule: its normalised JSON form and how to compute its fire times.
 
     Build one with :func:`parse_schedule` or :func:`schedule_from_stored`. ``kind``,
-    ``timezone`` and ``tolerance`` are read from ``spec``, so they can never disagree with it.
+    ``timezone``, ``tolerance``, ``until`` and ``max_runs`` are read from ``spec``, so they can
+    never disagree with it.
     """
 
     spec: dict
@@ -90,6 +103,16 @@ class Schedule:
         with less before that minimum was set (with 0, all its runs were missed)."""
         return max(float(self.spec["tolerance"]), MIN_TOLERANCE)
 
+    @cached_property
+    def until(self):
+        """The aware time after which it never fires (a fire time equal to it fires), or None."""
+        return datetime.fromisoformat(self.spec["until"]) if "until" in self.spec else None
+
+    @property
+    def max_runs(self):
+        """How many occurrences the job may have before it ends, or None for no limit."""
+        return self.spec.get("max_runs")
+
     @property
     def one_off(self):
         """True for an ``at`` schedule, which fires once and then leaves the schedule."""
@@ -102,6 +125,14 @@ class Schedule:
         """
         if after.tzinfo is None or after.utcoffset() is None:
             raise ValueError("next_after needs a timezone-aware datetime")
+        until = self.until
+        if until is not None and after >= until:        # no work at all once it is over
+            return None
+        found = self._next_of_plan(after, steps)
+        return None if found is None or (until is not None and found > until) else found
+
+    def _next_of_plan(self, after, steps=MAX_STEPS):
+        """The first fire time after ``after`` of the form's rules alone, ``until`` aside."""
         try:
             return bounded(lambda: self._plan.next_after(after.astimezone(UTC)), self.spec, steps)
         except OverflowError:       # near datetime.max: nothing fires after the year 9999
@@ -115,7 +146,8 @@ def parse_schedule(data, now):
     """Validate and normalise a client's ``schedule`` at the aware time ``now``.
 
     Raises :class:`ValidationFailed` whose ``details`` map ``schedule.<field>`` to messages,
-    also for a schedule that can never fire (an ``at`` in the past, an ``end`` before now...).
+    also for a schedule that can never fire (an ``at`` in the past, an ``end`` or ``until``
+    before now...).
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("parse_schedule needs a timezone-aware now")
@@ -133,19 +165,23 @@ def check_fires(schedule, now):
     """Refuse a schedule that will never fire after the aware time ``now`` (when it is given,
     or when its paused job resumes), naming the field at fault; one too costly to compute
     raises :class:`TooCostly`."""
-    plan, spec, errors = schedule._plan, schedule.spec, Errors()
+    plan, spec, until, errors = schedule._plan, schedule.spec, schedule.until, Errors()
     if schedule.one_off:
         if plan.moment < now - timedelta(seconds=schedule.tolerance):
             errors.add("at", f"is in the past ({spec['at']}; now is {iso(now.astimezone(UTC))})")
+        if until is not None and plan.moment > until:
+            errors.add("until", f"is before the at ({spec['at']}); the schedule would never fire")
     elif not bounded(plan.possible, spec):
         given = [name for name in NEVER_FIRES_BLAME if name in spec]
         errors.add("rrule" if "rrule" in spec else "cron" if "cron" in spec else (given or [""])[0],
                    f"never fires: no time in the next {HORIZON_YEARS} years matches all of its rules")
-    elif schedule.next_after(now) is None:
+    elif (first := schedule._next_of_plan(now)) is None:
         if "COUNT=" in spec.get("rrule", ""):
             errors.add("rrule", "all of its COUNT occurrences are before now")
         else:
             errors.add("end", f"no occurrence between now and the end ({spec.get('end')})")
+    elif until is not None and first > until:
+        errors.add("until", f"is before the next fire time ({iso(first)}); the schedule would never fire")
     errors.check()
 
 
@@ -200,10 +236,23 @@ def _read(data, now):
     tolerance = _tolerance(data.get("tolerance", DEFAULT_TOLERANCE), least, errors)
     spec = {"timezone": data.get("timezone", "UTC"), "tolerance": tolerance}
     body, plan = form.read(data, zone, now, errors)
-    errors.check()
-    if "timezone" in body:              # an rrule's DTSTART;TZID= may name the timezone
+    if body and "timezone" in body:     # an rrule's DTSTART;TZID= may name the timezone
         spec["timezone"] = body.pop("timezone")
+        zone = read_zone(spec["timezone"], errors) or zone
+    if "until" in data:
+        until = read_time(data["until"], zone, now, "until", errors)
+        spec["until"] = None if until is None else iso(until.replace(microsecond=0))
+    if "max_runs" in data:
+        spec["max_runs"] = _max_runs(data["max_runs"], errors)
+    errors.check()
     return Schedule({**body, **spec}, plan)
+
+
+def _max_runs(value, errors):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        errors.add("max_runs", "must be a whole number of runs, 1 or more")
+        return None
+    return value
 
 
 def _tolerance(value, least, errors):
