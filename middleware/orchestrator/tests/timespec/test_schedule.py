@@ -1,6 +1,8 @@
 """The schedule value: its common keys, its errors, the normalised spec that is stored."""
 from datetime import datetime, timedelta
 import json
+from pathlib import Path
+import re
 
 import pytest
 
@@ -182,3 +184,26 @@ def test_schedules_are_frozen_values():
     assert schedule == parse_schedule({"cron": "0  *  * * *"}, NOW)
     assert schedule != parse_schedule({"cron": "0 * * * *", "tolerance": 11}, NOW)
 
+
+# -- the reference's examples --------------------------------------------------------------------
+
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "schedules.rst"
+
+
+def reference_examples():
+    """Every JSON schedule in a ``code-block:: json`` of docs/schedules.rst."""
+    found, decoder = [], json.JSONDecoder()
+    for block in re.findall(r"\.\. code-block:: json\n\n((?: {3}.*\n|\n)+)", REFERENCE.read_text()):
+        text = " ".join(block.split())
+        while text:
+            value, end = decoder.raw_decode(text)
+            found.append(value)
+            text = text[end:].strip()
+    return found
+
+
+def test_every_schedule_the_reference_shows_is_accepted():
+    examples = reference_examples()
+    assert len(examples) >= 10 and any("until" in example for example in examples)
+    for example in examples:
+        parse_schedule(example, utc(2026, 6, 1))
