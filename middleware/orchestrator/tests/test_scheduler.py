@@ -11,7 +11,7 @@ import pytest
 
 from dispatcher.lib import store
 from dispatcher.lib.actions.method import register_method
-from dispatcher.lib.budget import Budget
+from dispatcher.lib.timespec.budget import Budget
 from dispatcher.lib.timespec import FOLLOW_STEPS
 
 CALLS = []

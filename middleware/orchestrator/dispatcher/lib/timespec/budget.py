@@ -22,7 +22,7 @@ Every charge but the last is multiplied by ``1 + len(BYSETPOS)``, the factor BYS
 the work of a period. A step is thus a few microseconds of work at most, and the steps are a
 count, not a clock: a rule costs the same on every machine and tests can count them. Building a
 rule is not charged; it is bounded by the times of one day (86,400).
-``tests/test_timespec.py`` checks that every frequency is charged, so a dateutil release that
+``tests/timespec/test_budget.py`` checks that every frequency is charged, so a dateutil release that
 reads its rule differently fails a test instead of lifting the bound silently.
 """
 import contextvars
