@@ -139,13 +139,14 @@ def test_a_claim_runs_each_occurrence_once(datastore):
         [due] = tx.acquire_due_jobs(100.5, 10)
         first = run_row(due, 100.0)
         assert tx.add_runs([first], 99.6) == {first["id"]}
-        tx.move_jobs([{"jid": job["id"], "old": 100.0, "nxt": 160.0}])
+        tx.move_jobs([{"jid": job["id"], "old": 100.0, "nxt": 160.0, "claimed": 1}])
     with datastore.transaction() as tx:  # a second scheduler claiming the same occurrence
         again = run_row(job, 100.0)
         assert tx.add_runs([again], 99.7) == set()
-        tx.move_jobs([{"jid": job["id"], "old": 100.0, "nxt": 999.0}])  # stale: not applied
+        tx.move_jobs([{"jid": job["id"], "old": 100.0, "nxt": 999.0, "claimed": 1}])  # stale: not applied
         assert tx.acquire_due_jobs(150.0, 10) == []
         assert tx.next_fire_time() == 160.0
+    assert datastore.get_job(ALICE, job["id"])["run_count"] == 1
     run, events = datastore.get_run(ALICE, first["id"])
     assert run["status"] == "Submitted" and [e["status"] for e in events] == ["Submitted"]
 

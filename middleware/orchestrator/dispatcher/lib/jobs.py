@@ -130,9 +130,10 @@ class Jobs:
             if "action" in changes:
                 found["action"] = json.dumps(changes["action"])
             schedule = changes.get("schedule")
-            if schedule is not None:
+            if schedule is not None:     # a new schedule: its max_runs count from now
                 found["schedule"] = json.dumps(schedule.spec)
                 found["next_run_at"] = first_fire(schedule, now)
+                found["run_count"] = 0
             elif changes.get("paused") is False and row["paused"]:
                 # Resuming: occurrences passed while paused are not owed; fire from now on.
                 stored = schedule_from_stored(json.loads(row["schedule"]))

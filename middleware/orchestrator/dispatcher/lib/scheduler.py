@@ -238,6 +238,10 @@ class Scheduler:
                 schedule = self._schedule(job)
                 tolerance = schedule.tolerance
                 occurrences, nxt = self._occurrences(schedule, job["next_run_at"], now, horizon, tolerance)
+                if schedule.max_runs is not None:  # the job ends with its last allowed occurrence
+                    left = schedule.max_runs - job["run_count"]
+                    if len(occurrences) >= left:
+                        occurrences, nxt = occurrences[:max(left, 0)], None
                 owed = [when for when in occurrences if when <= now and when + tolerance >= now]
                 coalesced = set(owed[:-1])     # owed at once: the scheduler was down or behind
                 for when in occurrences:
@@ -264,10 +268,12 @@ class Scheduler:
                 elif nxt is STUCK:
                     log.warning("job %s stops: its next fire time takes too much work to compute; it fires "
                                 "again once its schedule is changed", job["id"])
-                    moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": None})
+                    moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": None,
+                                  "claimed": len(occurrences)})
                     self._schedules.pop(job["id"], None)
                 else:
-                    moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": nxt})
+                    moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": nxt,
+                                  "claimed": len(occurrences)})
         start = []
         claimed = tx.add_runs(rows, now)
         for row in rows:

@@ -49,7 +49,8 @@ class Transaction(ABC):
 
     @abstractmethod
     def move_jobs(self, moves):
-        """``[{"jid", "old", "nxt"}]``: set a job's next fire time, if it still is ``old``."""
+        """``[{"jid", "old", "nxt", "claimed"}]``: set a job's next fire time, if it still is
+        ``old``, and add the occurrences just claimed to its count."""
 
     @abstractmethod
     def drop_jobs(self, drops):

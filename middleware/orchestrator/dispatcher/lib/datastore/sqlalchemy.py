@@ -38,7 +38,7 @@ class SQLAlchemyTransaction(Transaction):
     # Statements built once: the loop runs them for thousands of rows a second.
     _move_job = (update(store.jobs).where(store.jobs.c.id == bindparam("jid"),
                                           store.jobs.c.next_run_at == bindparam("old"))
-                 .values(next_run_at=bindparam("nxt")))
+                 .values(next_run_at=bindparam("nxt"), run_count=store.jobs.c.run_count + bindparam("claimed")))
     _drop_job = delete(store.jobs).where(store.jobs.c.id == bindparam("jid"),
                                          store.jobs.c.next_run_at == bindparam("old"))
     # Bound names differ from the column names, which SQLAlchemy reserves for SET.
