@@ -193,3 +193,27 @@ def test_operation_as_admin(case, app):
 @settings(max_examples=ACCOUNT_EXAMPLES, phases=[Phase.generate, Phase.shrink], **FUZZ)
 def test_operation_as_account(case, app, account):
     call_and_validate(case, app, account, "account")
+
+
+def test_schedule_and_action_are_typed_by_their_forms(client):
+    """``schedule`` and ``action`` are ``oneOf`` their forms, built from what checks them."""
+    from dispatcher.lib.actions import known_aliases
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    components = document["components"]["schemas"]
+    for schema in ("JobCreate", "JobPatch", "Job"):
+        action = components[schema]["properties"]["action"]
+        assert action["discriminator"]["propertyName"] == "type"
+        assert set(action["discriminator"]["mapping"]) == set(known_aliases())
+        forms = [ref["$ref"].rsplit("/", 1)[1] for ref in components[schema]["properties"]["schedule"]["oneOf"]]
+        assert forms == ["AtSchedule", "RecurrenceSchedule", "RRuleSchedule", "CronSchedule"]
+    url = components["UrlAction"]
+    assert url["properties"]["type"]["enum"] == ["url"] and {"type", "url"} <= set(url["required"])
+    assert components["MethodAction"]["properties"]["type"]["enum"] == ["method"]
+    recurrence = components["RecurrenceSchedule"]
+    assert recurrence["required"] == ["frequency"] and recurrence["additionalProperties"] is False
+    assert "secondly" in recurrence["properties"]["frequency"]["enum"]
+    assert recurrence["properties"]["byhour"]["items"] == {"type": "integer", "minimum": 0, "maximum": 23}
+    assert components["CronSchedule"]["properties"]["tolerance"]["minimum"] == 1
+    preview = components["PreviewRequest"]["properties"]["schedule"]
+    assert len(preview["oneOf"]) == 4

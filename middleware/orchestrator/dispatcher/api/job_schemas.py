@@ -5,6 +5,7 @@ from datetime import timezone
 from marshmallow import Schema, fields, validate
 
 from dispatcher.api.schemas import PageQuery, page_of
+from dispatcher.api.typed import ACTION, SCHEDULE, TYPED
 from dispatcher.lib.validation import FullMatch, StrictBoolean
 
 GROUP_NAME = FullMatch(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$", error="letters, digits and ._:- (1-200)")
@@ -50,8 +51,10 @@ class Notify(Schema):
 class JobCreate(Schema):
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     group = fields.String(load_default=None, validate=GROUP_NAME)
-    schedule = fields.Dict(required=True, metadata={"description": "at / frequency / rrule / cron, see the reference"})
-    action = fields.Dict(required=True, metadata={"description": "url / method / provision / ping / reboot / destroy"})
+    schedule = fields.Dict(required=True, metadata={"description": "at / frequency / rrule / cron, see the reference",
+                                                    TYPED: SCHEDULE})
+    action = fields.Dict(required=True, metadata={"description": "url / method / provision / ping / reboot / destroy",
+                                                  TYPED: ACTION})
     overlap = fields.String(load_default="skip", validate=OVERLAP,
                             metadata={"description": "a run due while the previous one still runs: "
                                                      "skip (recorded Missed), wait, or allow"})
@@ -70,8 +73,8 @@ class JobCreate(Schema):
 class JobPatch(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     group = fields.String(allow_none=True, validate=GROUP_NAME)
-    schedule = fields.Dict()
-    action = fields.Dict()
+    schedule = fields.Dict(metadata={TYPED: SCHEDULE})
+    action = fields.Dict(metadata={TYPED: ACTION})
     overlap = fields.String(validate=OVERLAP)
     paused = StrictBoolean()
     retry = fields.Nested(Retry, allow_none=True)
@@ -85,8 +88,8 @@ class Job(Schema):
     name = fields.String(required=True)
     group = fields.String(allow_none=True, required=True)
     account_id = fields.String(required=True)
-    schedule = fields.Dict(required=True)
-    action = fields.Dict(required=True)
+    schedule = fields.Dict(required=True, metadata={TYPED: SCHEDULE})
+    action = fields.Dict(required=True, metadata={TYPED: ACTION})
     overlap = fields.String(required=True)
     paused = fields.Boolean(required=True)
     next_run_at = fields.String(allow_none=True, required=True, metadata={"description": "ISO 8601, UTC"})

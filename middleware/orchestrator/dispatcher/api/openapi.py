@@ -11,7 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from werkzeug.routing import AnyConverter, FloatConverter, IntegerConverter, PathConverter, UUIDConverter
 
-from dispatcher.api import schemas
+from dispatcher.api import schemas, typed
 from dispatcher.api.auth import PUBLIC_PATHS
 from dispatcher.lib.validation import SettingRange
 
@@ -42,6 +42,7 @@ def build_spec(app):
                    info={"description": "Cloud orchestration middleware: clouds, nodes, jobs and runs."})
     plugin.converter.add_attribute_function(_choices_from(app.config))
     plugin.converter.add_attribute_function(_setting_range(app.config))
+    plugin.converter.add_attribute_function(typed.register(spec, plugin.converter))
     spec.components.schema("Error", schema=schemas.Error)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     paths = {}

@@ -7,13 +7,14 @@ from marshmallow import Schema, fields, validate
 
 from dispatcher.api.contract import operation
 from dispatcher.api.jobs import parse_schedule_now
+from dispatcher.api.typed import SCHEDULE, TYPED
 from dispatcher.lib.jobs import iso
 
 bp = Blueprint("schedules", __name__, url_prefix="/api/v1/schedules")
 
 
 class PreviewRequest(Schema):
-    schedule = fields.Dict(required=True, metadata={"description": "a schedule, as a job's"})
+    schedule = fields.Dict(required=True, metadata={"description": "a schedule, as a job's", TYPED: SCHEDULE})
     count = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100),
                            metadata={"description": "how many fire times (default 5)"})
 
