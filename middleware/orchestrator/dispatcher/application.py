@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 import logging
 import sys
 
-from flask import Flask
+from flask import Flask, g, request
 from flask_limiter import Limiter
 from sqlalchemy.exc import DBAPIError
 
@@ -13,7 +13,7 @@ from dispatcher.api import (accounts as accounts_api, auth, clouds, errors, grou
 from dispatcher.api.jsonio import OrjsonProvider
 from dispatcher.config import load_config
 from dispatcher.errors import SettingsError
-from dispatcher.lib import events, migrate, ratelimit, store
+from dispatcher.lib import events, logs, migrate, ratelimit, store
 from dispatcher.lib.accounts import Accounts, check_plans
 from dispatcher.lib.actions import RunContext
 from dispatcher.lib.actions.network import NetworkPolicy
@@ -34,6 +34,7 @@ def create_app(settings=None):
     """Build the application from the layered settings (``settings`` overrides the rest)."""
     install_log_filter()
     config = load_config(settings)
+    logs.configure(config)
     check_plans(config["PLANS"], config["ADMIN_PLAN"])
     NetworkPolicy.from_settings(config)  # a bad URL_*_NETWORKS stops the start, not each run
     publisher = events.from_settings(config)  # a bad EVENTS_URL too, before anything opens
@@ -88,7 +89,11 @@ def create_app(settings=None):
 
     errors.init_app(app)
     storage_uri = config["RATELIMIT_STORAGE_URI"]
-    # Order matters: the caller is known before the limiter counts, and refused after it.
+    # Order matters: the request has its id first; the caller is known before the limiter
+    # counts, and refused after it.
+    app.before_request(begin_request)
+    app.after_request(answer_request_id)
+    app.teardown_request(end_request)
     app.before_request(auth.resolve_caller)
     limiter = Limiter(auth.rate_key, app=app, storage_uri=storage_uri,
                       storage_options={"datastore": datastore} if storage_uri.startswith(ratelimit.SCHEME) else {},
@@ -103,6 +108,23 @@ def create_app(settings=None):
         scheduler.start()
         atexit.register(scheduler.stop, wait=False)
     return app
+
+
+def begin_request():
+    """Give the request its id (the client's ``X-Request-Id`` if sensible) for the log lines."""
+    g.request_id = logs.new_request_id(request.headers.get("X-Request-Id"))
+    g.log_tokens = [(logs.request_id, logs.request_id.set(g.request_id))]
+
+
+def answer_request_id(response):
+    if "request_id" in g:
+        response.headers["X-Request-Id"] = g.request_id
+    return response
+
+
+def end_request(_exc=None):
+    for var, token in reversed(g.pop("log_tokens", [])):
+        var.reset(token)
 
 
 def make_executor(config):

@@ -28,6 +28,11 @@ class CloudConfig:
     }
 
 
+# The service's log lines on stderr: "text" or "json" (one object per line: time, level, logger,
+# message, request_id, account_id, run_id), from LOG_LEVEL up.
+LOG_FORMAT = "text"
+LOG_LEVEL = "INFO"
+
 # SQLAlchemy URL of the store; empty means a SQLite file in the instance folder.
 DATABASE_URL = ""
 

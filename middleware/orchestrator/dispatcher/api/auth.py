@@ -2,6 +2,7 @@
 from flask import current_app, g, request
 
 from dispatcher.errors import Forbidden, NotFound, Unauthorized
+from dispatcher.lib import logs
 
 PUBLIC_PATHS = frozenset({"/healthz", "/api/v1/openapi.json"})
 
@@ -15,6 +16,7 @@ def resolve_caller():
     if request.path.startswith("/api/") and request.path not in PUBLIC_PATHS:
         try:
             g.caller = current_app.extensions["orchestrator.accounts"].authenticate(request.headers.get("Authorization"))
+            g.setdefault("log_tokens", []).append((logs.account_id, logs.account_id.set(g.caller.account_id)))
         except Unauthorized as exc:
             g.refusal = exc
 

@@ -18,6 +18,7 @@ killed, so it is told (``context.cancelled`` is set, for methods that look) and 
 overrunning until it returns (:func:`overrunning`); whatever it returns then is discarded.
 """
 from dataclasses import replace
+import contextvars
 import email.utils
 import json
 import logging
@@ -26,6 +27,7 @@ import threading
 import time
 
 from dispatcher.errors import DispatcherError
+from dispatcher.lib import logs
 from dispatcher.lib.actions import ActionFailed, get_action
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,11 @@ def execute(run, context_factory, record_events=None, sleep=time.sleep):
     """Run the action of ``run`` (a run row), with its retries and timeout; returns
     ``(status, result, error)`` and never raises. ``record_events(events)`` records each
     attempt's events as they happen (``[(status, at, message)]``)."""
+    with logs.run_scope(run):
+        return _execute(run, context_factory, record_events, sleep)
+
+
+def _execute(run, context_factory, record_events, sleep):
     options = json.loads(run.get("options") or "{}")
     retry = options.get("retry") or {}
     attempts = 1 + int(retry.get("attempts") or 0)
@@ -84,7 +91,9 @@ def _attempt(run, context, timeout):
                         run["id"], run["job_id"])
 
     # A daemon thread: an action that never returns must not hold the process at exit either.
-    threading.Thread(target=work, name=f"orchestrator-attempt-{run['id'][:8]}", daemon=True).start()
+    # In a copy of this context: the attempt's log lines say the run too.
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), name=f"orchestrator-attempt-{run['id'][:8]}",
+                     daemon=True).start()
     if done.wait(timeout):
         return outcome[0]
     with _overrunning_lock:

@@ -1,0 +1,95 @@
+"""Log lines: text or JSON, each saying its request, account and run; request ids passed
+through or made up, and returned; secrets scrubbed whatever the format."""
+import json
+import logging
+import uuid
+
+import pytest
+
+from dispatcher.lib import logs
+from dispatcher.lib.actions.method import register_method
+from dispatcher.lib.secrets import registry
+from service import wait_for
+
+log = logging.getLogger("tests.logs")
+
+
+@register_method("tests.log")
+def say(context, words="hello"):
+    log.warning("the method says %s", words)
+    return None
+
+
+@pytest.fixture
+def captured(capfd):
+    """The JSON lines the service's handler wrote to stderr."""
+    def lines():
+        return [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    return lines
+
+
+def test_a_request_id_is_passed_through_or_made_and_returned(client, admin):
+    given = client.get("/api/v1/clouds", headers={**admin, "X-Request-Id": "req-123.abc"})
+    assert given.headers["X-Request-Id"] == "req-123.abc"
+    made = client.get("/api/v1/clouds", headers=admin).headers["X-Request-Id"]
+    assert len(made) == 32 and made != client.get("/api/v1/clouds", headers=admin).headers["X-Request-Id"]
+    unsafe = client.get("/api/v1/clouds", headers={**admin, "X-Request-Id": "a b\\nc"}).headers["X-Request-Id"]
+    assert unsafe != "a b\\nc" and len(unsafe) == 32
+    assert client.get("/api/v1/nothing-here", headers=admin).headers["X-Request-Id"]  # errors too
+    assert client.get("/healthz").headers["X-Request-Id"]
+
+
+def test_json_lines_carry_the_request_and_the_account(make_app, admin, captured):
+    app = make_app(LOG_FORMAT="json")
+
+    @app.get("/api/v1/tests-log")
+    def shout():
+        log.warning("inside a request")
+        return {}
+    app.test_client().get("/api/v1/tests-log", headers={**admin, "X-Request-Id": "trace-1"})
+    [line] = [x for x in captured() if x["message"] == "inside a request"]
+    assert line["level"] == "WARNING" and line["logger"] == "tests.logs" and line["request_id"] == "trace-1"
+    assert line["account_id"] and line["run_id"] is None and "time" in line
+
+
+def test_json_lines_of_a_run_carry_its_id(make_app, admin, captured):
+    app = make_app(LOG_FORMAT="json", SCHEDULER_ENABLED=True, SCHEDULER_LEASE_SECONDS=2)
+    client = app.test_client()
+    words = uuid.uuid4().hex
+    job = client.post("/api/v1/jobs", headers=admin, json={
+        "schedule": {"cron": "0 0 1 1 *"}, "action": {"type": "method", "name": "tests.log",
+                                                      "parameters": {"words": words}}}).json
+    wait_for(lambda: app.extensions["orchestrator.scheduler"].is_leader)
+    run_id = client.post(f"/api/v1/jobs/{job['id']}/run", headers=admin).json["run_id"]
+    wait_for(lambda: client.get(f"/api/v1/runs/{run_id}", headers=admin).json["status"] == "Completed")
+    [line] = [x for x in captured() if x["message"] == f"the method says {words}"]
+    assert line["run_id"] == run_id and line["account_id"] == job["account_id"]
+
+
+def test_secrets_are_scrubbed_from_json_lines(make_app, captured):
+    make_app(LOG_FORMAT="json")
+    secret = "json-logged-secret-" + uuid.uuid4().hex
+    registry.add(secret)
+    log.warning("the password is %s", secret)
+    [line] = [x for x in captured() if x["message"].startswith("the password is")]
+    assert secret not in json.dumps(line) and "[redacted]" in line["message"]
+
+
+def test_text_lines_say_where_they_come_from(make_app, admin, capfd):
+    app = make_app(LOG_FORMAT="text")
+
+    @app.get("/api/v1/tests-log")
+    def shout():
+        log.warning("plain words")
+        return {}
+    app.test_client().get("/api/v1/tests-log", headers={**admin, "X-Request-Id": "trace-2"})
+    [line] = [x for x in capfd.readouterr().err.splitlines() if "plain words" in x]
+    assert "WARNING tests.logs: plain words [request_id=trace-2 account_id=" in line
+
+
+def test_a_bad_log_format_stops_the_start(make_app):
+    from dispatcher.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="LOG_FORMAT"):
+        make_app(LOG_FORMAT="xml")
+    assert logs.FORMATS == ("text", "json")
