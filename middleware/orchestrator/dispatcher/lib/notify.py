@@ -223,6 +223,8 @@ class Notifier:
         if self._thread is None:
             return
         self._thread.join(timeout + 1)
+        for _ in range(self.workers):
+            self._outbox.put(None)    # each sending thread ends once what was queued before is sent
         with self._cond:
             while self._sending and time.monotonic() < self._deadline:
                 self._cond.wait(max(0.0, self._deadline - time.monotonic()))
@@ -325,6 +327,8 @@ class Notifier:
     def _send_loop(self):
         while True:
             item = self._outbox.get()
+            if item is None:
+                return
             try:
                 self._deliver(item)
             except Exception:  # recording failed: said, and the thread goes on
