@@ -48,7 +48,7 @@ class Notify(Schema):
 
 
 class WebhookShown(Schema):
-    url = fields.String(required=True, metadata={"description": "a password in it shown as ***"})
+    url = fields.String(required=True, metadata={"description": "user information in it shown as ***"})
     signed = fields.Boolean(required=True, metadata={"description": "whether it has a secret (never shown)"})
 
 
@@ -195,7 +195,7 @@ class Notification(Schema):
     run_id = fields.String(allow_none=True, required=True)
     event = fields.String(required=True, validate=validate.OneOf(NOTIFY_ON))
     channel = fields.String(required=True, validate=validate.OneOf(["webhook", "email"]))
-    target = fields.String(required=True, metadata={"description": "the URL (a password in it shown as ***) or "
+    target = fields.String(required=True, metadata={"description": "the URL (user information in it shown as ***) or "
                                                                    "the address"})
     status = fields.String(required=True, validate=validate.OneOf(NOTIFICATION_STATUSES))
     attempts = fields.Integer(required=True)
