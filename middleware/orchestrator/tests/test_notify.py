@@ -75,14 +75,16 @@ class Receiver:
 
 
 class Target:
-    """What the url jobs call: answers ``status`` (500 until a test says otherwise)."""
+    """What the url jobs call: answers ``status`` (500 until a test says otherwise) after
+    ``delay`` seconds."""
 
     def __init__(self):
-        self.status = 500
+        self.status, self.delay = 500, 0
         target = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
+                time.sleep(target.delay)
                 self.send_response(target.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -267,6 +269,24 @@ def test_a_completed_run_after_failures_is_one_recovery(live, admin, receiver, t
                                "scheduled_for": recovered["scheduled_for"], "error": None}
 
 
+def test_a_missed_run_is_notified_and_not_counted(live, admin, receiver, target):
+    target.status, target.delay = 200, 3.0
+    client = live()
+    job = create(client, admin, {"name": "every second", "schedule": {"frequency": "secondly"}, "overlap": "skip",
+                                 "action": {"type": "url", "url": target.url, "timeout": 30},
+                                 "notify": webhook(receiver, on=("missed", "failure"))})
+    missed = wait_for(lambda: receiver.events("missed"))[0]
+    # Counted before it was sent: had a Missed run counted, this would be 1 (the first run
+    # still runs, for seconds: no completion has reset it).
+    assert client.get(f"/api/v1/jobs/{job['id']}", headers=admin).get_json()["failures"] == 0
+    client.patch(f"/api/v1/jobs/{job['id']}", json={"paused": True}, headers=admin)
+    assert missed["run"]["status"] == "Missed"
+    assert missed["run"]["error"] == "missed: the previous run of this job is still running"
+    assert receiver.events("failure") == []
+    record = notifications(client, admin, job["id"], 1)[0]
+    assert (record["event"], record["run_id"], record["status"]) == ("missed", missed["run"]["id"], "delivered")
+
+
 def test_a_webhook_in_a_denied_network_is_refused_at_creation(client, admin, new_account):
     account_id, owner = new_account()
     hook = {"webhook": {"url": "http://169.254.169.254/latest/hook", "secret": SECRET}}
@@ -397,6 +417,24 @@ def test_the_webhook_secret_is_never_shown(receiver, target, live, admin):
         client.get(path, headers=admin)
     assert all(SECRET not in body for _, _, body in RESPONSES)
     assert all(SECRET not in line for line in CAPTURED_LOGS.lines)
+
+
+def test_a_celery_worker_counts_and_notifies_the_runs_it_executes(cluster, receiver):
+    cluster.worker("-c", "4")
+    status, job = cluster.call("POST", "/api/v1/jobs", {
+        "name": "on a worker", "schedule": {"cron": "0 0 1 1 *"},
+        "action": {"type": "url", "url": "http://127.0.0.1:9/down"},      # nothing listens: Failed
+        "notify": webhook(receiver, on=("failure", "disabled")), "disable_after": 1})
+    assert status == 201, job
+    status, started = cluster.call("POST", f"/api/v1/jobs/{job['id']}/run")
+    wait_for(lambda: len(receiver.calls) == 2, timeout=60)
+    assert sorted(body["event"] for body in receiver.events()) == ["disabled", "failure"]
+    assert {body["run"]["id"] for body in receiver.events()} == {started["run_id"]}
+    shown = cluster.call("GET", f"/api/v1/jobs/{job['id']}")[1]
+    assert (shown["paused"], shown["failures"], shown["paused_reason"]) == (True, 1, "disabled after 1 failed run in a row")
+    records = wait_for(lambda: (page := cluster.call("GET", f"/api/v1/jobs/{job['id']}/notifications")[1])["total"] == 2
+                       and page["items"])
+    assert {(r["event"], r["status"]) for r in records} == {("failure", "delivered"), ("disabled", "delivered")}
 
 
 # -- the rules, without a server -----------------------------------------------------------
