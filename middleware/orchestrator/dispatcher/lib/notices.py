@@ -87,6 +87,8 @@ def fold(events):
     folded = Fold()
     for event in events:
         status, job_id = event["status"], event["job_id"]
+        if job_id is None:      # a run of no job (nodes created through the API): nobody to tell
+            continue
         if status == MISSED:
             folded.missed[job_id] = event
             continue
