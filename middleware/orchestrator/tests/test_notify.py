@@ -18,7 +18,7 @@ from conftest import CAPTURED_LOGS, RESPONSES
 from dispatcher.errors import SettingsError
 from dispatcher.lib.channels.email import smtp_server
 from dispatcher.lib.notices import Notice, disable_after_of, disabled_reason, email_text, fold, message, signature
-from service import free_port
+from service import free_port, wait_for
 
 SECRET = "whsec-0123456789-abcdefghij"
 SMTP_PASSWORD = "smtp-password-0123456789"
@@ -154,21 +154,11 @@ def mailbox():
 
 
 @pytest.fixture
-def live(make_app):
-    """A client of an app whose scheduler runs jobs, retrying deliveries quickly."""
+def notifying(make_app):
+    """Clients of apps whose scheduler runs jobs, retrying deliveries quickly."""
     def build(**settings):
         return make_app(SCHEDULER_ENABLED=True, NOTIFY_BACKOFF=0.05, **settings).test_client()
     return build
-
-
-def wait_for(predicate, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 def url_job(target, **extra):
@@ -206,8 +196,8 @@ def notifications(client, headers, job_id, count):
 
 # -- webhooks --------------------------------------------------------------------------------
 
-def test_a_failed_run_sends_a_signed_failure_notice_and_records_it(live, admin, receiver, target):
-    client = live()
+def test_a_failed_run_sends_a_signed_failure_notice_and_records_it(notifying, admin, receiver, target):
+    client = notifying()
     job = create(client, admin, url_job(target, notify=webhook(receiver)))
     assert job["notify"]["webhook"] == {"url": receiver.url, "signed": True}
     failed = run(client, admin, job["id"])
@@ -230,8 +220,8 @@ def test_a_failed_run_sends_a_signed_failure_notice_and_records_it(live, admin, 
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=admin).get_json()["failures"] == 1
 
 
-def test_a_delivery_is_retried_and_recorded_with_its_attempts(live, admin, receiver, target):
-    client = live()
+def test_a_delivery_is_retried_and_recorded_with_its_attempts(notifying, admin, receiver, target):
+    client = notifying()
     receiver.failing = 2
     job = create(client, admin, url_job(target, notify=webhook(receiver)))
     run(client, admin, job["id"])
@@ -240,8 +230,8 @@ def test_a_delivery_is_retried_and_recorded_with_its_attempts(live, admin, recei
     assert len(receiver.events("failure")) == 1 and receiver.refused == []
 
 
-def test_a_delivery_that_keeps_failing_is_recorded_failed(live, admin, receiver, target):
-    client = live(NOTIFY_ATTEMPTS=2)
+def test_a_delivery_that_keeps_failing_is_recorded_failed(notifying, admin, receiver, target):
+    client = notifying(NOTIFY_ATTEMPTS=2)
     receiver.failing = 5
     job = create(client, admin, url_job(target, notify=webhook(receiver)))
     run(client, admin, job["id"])
@@ -250,9 +240,9 @@ def test_a_delivery_that_keeps_failing_is_recorded_failed(live, admin, receiver,
     assert record["delivered_at"] is None
 
 
-def test_a_completed_run_after_failures_is_one_recovery(live, admin, receiver, target):
+def test_a_completed_run_after_failures_is_one_recovery(notifying, admin, receiver, target):
     # One sending thread: deliveries arrive in the order they were decided.
-    client = live(NOTIFY_WORKERS=1)
+    client = notifying(NOTIFY_WORKERS=1)
     job = create(client, admin, url_job(target, notify=webhook(receiver, on=("failure", "recovery"))))
     run(client, admin, job["id"])
     run(client, admin, job["id"])
@@ -269,9 +259,9 @@ def test_a_completed_run_after_failures_is_one_recovery(live, admin, receiver, t
                                "scheduled_for": recovered["scheduled_for"], "error": None}
 
 
-def test_a_missed_run_is_notified_and_not_counted(live, admin, receiver, target):
+def test_a_missed_run_is_notified_and_not_counted(notifying, admin, receiver, target):
     target.status, target.delay = 200, 3.0
-    client = live()
+    client = notifying()
     job = create(client, admin, {"name": "every second", "schedule": {"frequency": "secondly"}, "overlap": "skip",
                                  "action": {"type": "url", "url": target.url, "timeout": 30},
                                  "notify": webhook(receiver, on=("missed", "failure"))})
@@ -321,8 +311,8 @@ def test_a_webhook_refused_at_delivery_is_recorded_failed_without_retries(make_a
 
 # -- auto-disable and e-mail ---------------------------------------------------------------
 
-def test_a_job_failing_disable_after_times_in_a_row_is_paused_and_says_so(live, admin, receiver, target, mailbox):
-    client = live(SMTP_URL=mailbox.url, SMTP_FROM="Orchestrator <orchestrator@example.com>")
+def test_a_job_failing_disable_after_times_in_a_row_is_paused_and_says_so(notifying, admin, receiver, target, mailbox):
+    client = notifying(SMTP_URL=mailbox.url, SMTP_FROM="Orchestrator <orchestrator@example.com>")
     notify = {**webhook(receiver, on=("disabled",)), "email": ["ops@example.com"]}
     job = create(client, admin, url_job(target, notify=notify, disable_after=2))
     first = run(client, admin, job["id"])
@@ -361,8 +351,8 @@ def test_a_job_failing_disable_after_times_in_a_row_is_paused_and_says_so(live, 
     assert all(SMTP_PASSWORD not in line for line in CAPTURED_LOGS.lines)
 
 
-def test_the_accounts_defaults_cover_jobs_that_say_nothing(live, admin, receiver, target):
-    client = live()
+def test_the_accounts_defaults_cover_jobs_that_say_nothing(notifying, admin, receiver, target):
+    client = notifying()
     me = client.get("/api/v1/accounts/me", headers=admin).get_json()
     assert me["defaults"] == {"notify": None, "disable_after": None}
     answer = client.put(f"/api/v1/accounts/{me['id']}/defaults", headers=admin,
@@ -407,8 +397,8 @@ def test_notifications_are_the_owners_only(client, admin, new_account):
     assert client.get(f"/api/v1/jobs/{job['id']}/notifications", headers=other).status_code == 404
 
 
-def test_the_webhook_secret_is_never_shown(receiver, target, live, admin):
-    client = live()
+def test_the_webhook_secret_is_never_shown(receiver, target, notifying, admin):
+    client = notifying()
     job = create(client, admin, url_job(target, notify=webhook(receiver)))
     run(client, admin, job["id"])
     notifications(client, admin, job["id"], 1)
@@ -447,10 +437,12 @@ def event(status, job="j1", run="r1", at=100.0, message=None):
 def test_a_batch_folds_into_steps_in_order_and_one_missed_per_job():
     folded = fold([event("Submitted"), event("Failed", run="r1"), event("Failed", run="r2"),
                    event("Completed", run="r3"), event("Completed", run="r4"), event("Failed", run="r5"),
-                   event("Missed", run="r6"), event("Missed", run="r7"), event("Completed", job="j2", run="r8")])
+                   event("Missed", run="r6"), event("Missed", run="r7"), event("Completed", job="j2", run="r8"),
+                   event("Failed", job=None, run="r9")])
     assert [(s.kind, [e["run_id"] for e in s.events]) for s in folded.steps["j1"]] == [
         ("Failed", ["r1", "r2"]), ("Completed", ["r3"]), ("Failed", ["r5"])]
     assert [s.kind for s in folded.steps["j2"]] == ["Completed"]
+    assert None not in folded.steps       # a run of no job (nodes created through the API)
     assert {job: e["run_id"] for job, e in folded.missed.items()} == {"j1": "r7"}
 
 
