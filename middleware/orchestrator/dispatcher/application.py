@@ -8,12 +8,12 @@ from flask import Flask, g, request
 from flask_limiter import Limiter
 from sqlalchemy.exc import DBAPIError
 
-from dispatcher.api import (accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes, runs,
-                            schedules)
+from dispatcher.api import (accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes,
+                            notifications, runs, schedules)
 from dispatcher.api.jsonio import OrjsonProvider
 from dispatcher.config import load_config
 from dispatcher.errors import SettingsError
-from dispatcher.lib import events, logs, migrate, ratelimit, store
+from dispatcher.lib import events, logs, migrate, notify, ratelimit, store
 from dispatcher.lib.accounts import Accounts, check_plans
 from dispatcher.lib.actions import RunContext
 from dispatcher.lib.actions.network import NetworkPolicy
@@ -27,7 +27,8 @@ from dispatcher.lib.secrets import install_log_filter, registry as secrets
 
 log = logging.getLogger("dispatcher")
 
-BLUEPRINTS = (meta.bp, clouds.bp, nodes.bp, jobs_api.bp, runs.bp, groups.bp, schedules.bp, accounts_api.bp)
+BLUEPRINTS = (meta.bp, clouds.bp, nodes.bp, jobs_api.bp, runs.bp, groups.bp, schedules.bp, accounts_api.bp,
+              notifications.bp)
 
 
 def create_app(settings=None):
@@ -38,6 +39,7 @@ def create_app(settings=None):
     check_plans(config["PLANS"], config["ADMIN_PLAN"])
     NetworkPolicy.from_settings(config)  # a bad URL_*_NETWORKS stops the start, not each run
     publisher = events.from_settings(config)  # a bad EVENTS_URL too, before anything opens
+    notifier = notify.from_settings(config)   # and a bad SMTP_URL or DISABLE_AFTER
 
     try:
         app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
@@ -72,6 +74,10 @@ def create_app(settings=None):
         # Registered before the scheduler's stop, so it runs after it (atexit is last in, first
         # out) and publishes what the scheduler records as it stops.
         atexit.register(publisher.stop)
+    # Counts failed runs, pauses jobs at their limit and notifies, in the process that records
+    # the transition; it stops after the scheduler (registered first, so run last), as events do.
+    notifier.attach(datastore)
+    atexit.register(notifier.stop)
     owners = NodeOwners(engine)
     scheduler = Scheduler(datastore, make_executor(config),
                           run_context_factory(accounts, farm, owners, config), config)
@@ -85,6 +91,7 @@ def create_app(settings=None):
         "orchestrator.owners": owners,
         "orchestrator.access": auth.Access(owners),
         "orchestrator.events": publisher,
+        "orchestrator.notifier": notifier,
     })
 
     errors.init_app(app)

@@ -123,3 +123,22 @@ EVENTS_EXCHANGE = "orchestrator.events"
 # Events a process keeps while the broker cannot take them (it is down, restarting, slow). Beyond
 # this the oldest are dropped, counted and logged: the newest say where each run is now.
 EVENTS_BUFFER = 10_000
+
+# Notifications of jobs (notify: failure, recovery, disabled, missed; by webhook or e-mail) and
+# auto-disabling. Failed runs in a row after which a job is paused, when neither the job nor its
+# account says otherwise (its "disable_after").
+DISABLE_AFTER = 25
+# E-mail goes through this server: "smtp://user:password@host:25", "smtp+starttls://…:587" or
+# "smtps://…:465" (its password is never logged); empty: no e-mail, and a job asking for it is
+# refused. SMTP_FROM is the sender of every message.
+SMTP_URL = ""
+SMTP_FROM = "Orchestrator <orchestrator@localhost>"
+# Attempts of one delivery, and the first wait between two (doubling, at most 60 s).
+NOTIFY_ATTEMPTS = 4
+NOTIFY_BACKOFF = 2.0
+# Seconds one webhook call or one SMTP exchange may take.
+NOTIFY_TIMEOUT = 10.0
+# Threads of each process that deliver, and the finished runs (and deliveries) a process keeps
+# waiting; beyond that the oldest are dropped, counted and logged.
+NOTIFY_WORKERS = 4
+NOTIFY_BUFFER = 10_000

@@ -4,6 +4,7 @@ Every app the suite builds records its responses, and the session records every 
 the end of the session no configured secret may appear in any of them (an API key may appear
 once: in the response that created it).
 """
+import json
 import logging
 import os
 from urllib.parse import urlsplit
@@ -74,9 +75,15 @@ def _secrets_of(app):
         if str(entry.get("ENGINE")) not in ("dummy", "example"):
             found |= {entry.get("USER"), entry.get("PASSWORD")}
     found.add(urlsplit(app.config.get("EVENTS_URL") or "").password)
+    found.add(urlsplit(app.config.get("SMTP_URL") or "").password)
     with app.extensions["orchestrator.engine"].connect() as conn:
         found |= set(conn.execute(select(store.api_keys.c.digest)).scalars())
         found |= set(conn.execute(select(store.meta.c.value).where(store.meta.c.key == "key_secret")).scalars())
+        # Webhook secrets of jobs and of accounts' defaults.
+        for options in [*conn.execute(select(store.jobs.c.options)).scalars(),
+                        *conn.execute(select(store.accounts.c.defaults)).scalars()]:
+            webhook = (json.loads(options or "{}").get("notify") or {}).get("webhook") or {}
+            found.add(webhook.get("secret"))
     return {s for s in found if s and len(s) >= 6}
 
 
@@ -173,6 +180,7 @@ def make_app(tmp_path, store_url):
         publisher = built.extensions["orchestrator.events"]
         if publisher is not None:
             publisher.stop(timeout=0)
+        built.extensions["orchestrator.notifier"].stop(timeout=0)
         built.extensions["orchestrator.engine"].dispose()
 
 

@@ -24,6 +24,7 @@ ROUTES = [
     ("PATCH", "/api/v1/jobs/{job}", {"paused": True}, 200, 200, 404),
     ("POST", "/api/v1/jobs/{job}/run", None, 202, 202, 404),
     ("GET", "/api/v1/jobs/{job}/runs", None, 200, 200, 404),
+    ("GET", "/api/v1/jobs/{job}/notifications", None, 200, 200, 404),
     ("DELETE", "/api/v1/jobs/{job}", None, 204, 204, 404),
     ("GET", "/api/v1/runs", None, 200, 200, 200),
     ("GET", "/api/v1/runs/{run}", None, 200, 200, 404),
@@ -40,6 +41,8 @@ ROUTES = [
     # an account may read of its own is hidden from the others (404).
     ("GET", "/api/v1/accounts/{account}", None, 200, 200, 404),
     ("PATCH", "/api/v1/accounts/{account}", {"plan": "standard"}, 403, 200, 403),
+    # An account sets its own defaults; the administrator any account's.
+    ("PUT", "/api/v1/accounts/{account}/defaults", {"disable_after": 5}, 200, 200, 404),
     ("GET", "/api/v1/accounts/{account}/keys", None, 200, 200, 404),
     ("POST", "/api/v1/accounts/{account}/keys", None, 201, 201, 404),
     ("DELETE", "/api/v1/keys/{key}", None, 204, 204, 404),

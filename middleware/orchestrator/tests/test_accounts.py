@@ -156,7 +156,8 @@ def test_the_administrator_lists_accounts_in_pages(client, admin, new_account):
     assert [a["name"] for a in listed["items"]] == ["admin", "alice", "bob"]  # oldest first
     first = listed["items"][1]
     assert first == {"id": alice, "name": "alice", "plan": "free", "is_admin": False,
-                     "created_at": first["created_at"], "jobs_scheduled": 1, "jobs_allowed": 10}
+                     "created_at": first["created_at"], "jobs_scheduled": 1, "jobs_allowed": 10,
+                     "defaults": {"notify": None, "disable_after": None}}
     assert first["created_at"].endswith("Z")
     page = client.get("/api/v1/accounts?limit=1&offset=2", headers=admin).json
     assert [a["name"] for a in page["items"]] == ["bob"] and page["total"] == 3

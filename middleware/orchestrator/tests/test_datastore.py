@@ -4,11 +4,12 @@ As APScheduler runs one suite over its data stores, each test here gets a fresh,
 store from the ``datastore`` fixture, parametrized over the backends by ``store_url``.
 """
 from dataclasses import dataclass
+import json
 import threading
 import uuid
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from dispatcher.errors import Conflict, NotFound, QuotaExceeded
 from dispatcher.lib import migrate, store
@@ -263,6 +264,83 @@ def test_runs_of_a_silent_holder_are_reaped_and_a_live_ones_kept(datastore):
     assert datastore.reap_abandoned(1005.0, grace=0.0, keep="alive") == []  # never the caller's own
     assert datastore.reap_abandoned(1005.0, grace=30.0, holders=["alive"]) == [runs[0]["id"]]
     assert datastore.get_run(ALICE, runs[2]["id"])[0]["status"] == "Submitted"  # never started: not reaped
+
+
+# -- failures in a row and notifications --------------------------------------------------
+def limit_of(job):
+    """The contract's own rule: the account's default, else 3."""
+    return json.loads(job["defaults"] or "{}").get("disable_after", 3)
+
+
+def reason_of(limit):
+    return f"disabled after {limit} failed runs in a row"
+
+
+def test_failures_add_up_and_pause_the_job_once_at_its_limit(datastore):
+    job = datastore.add_job(job_row(), no_quota)
+    gone = uuid.uuid4().hex
+    assert datastore.count_failures({job["id"]: 2, gone: 1}, limit_of, reason_of, 60.0) == {job["id"]: (2, False)}
+    assert datastore.count_failures({job["id"]: 1}, limit_of, reason_of, 61.0) == {job["id"]: (3, True)}
+    row = datastore.get_job(ALICE, job["id"])
+    assert (row["paused"], row["paused_reason"], row["failures"]) == (True, "disabled after 3 failed runs in a row", 3)
+    # Paused already: counted, not paused again.
+    assert datastore.count_failures({job["id"]: 1}, limit_of, reason_of, 62.0) == {job["id"]: (4, False)}
+
+
+def test_the_limit_sees_the_accounts_defaults(datastore):
+    with datastore.engine.begin() as conn:
+        conn.execute(update(store.accounts).where(store.accounts.c.id == "bob")
+                     .values(defaults=json.dumps({"disable_after": 1})))
+    job = datastore.add_job(job_row("bob"), no_quota)
+    assert datastore.count_failures({job["id"]: 1}, limit_of, reason_of, 60.0) == {job["id"]: (1, True)}
+    assert json.loads(datastore.notice_jobs([job["id"]])[job["id"]]["defaults"]) == {"disable_after": 1}
+
+
+def test_concurrent_failures_are_all_counted(datastore):
+    job = datastore.add_job(job_row(), no_quota)
+    start = threading.Barrier(6)
+    paused = []
+
+    def fail():
+        start.wait()
+        paused.append(datastore.count_failures({job["id"]: 1}, lambda job: 6, reason_of, 60.0)[job["id"]][1])
+    threads = [threading.Thread(target=fail) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert datastore.get_job(ALICE, job["id"])["failures"] == 6 and paused.count(True) == 1
+
+
+def test_a_reset_answers_the_jobs_that_were_failing_to_one_caller(datastore):
+    failing, healthy = datastore.add_job(job_row(), no_quota), datastore.add_job(job_row(), no_quota)
+    datastore.count_failures({failing["id"]: 2}, limit_of, reason_of, 60.0)
+    assert datastore.reset_failures([failing["id"], healthy["id"], uuid.uuid4().hex]) == {failing["id"]}
+    assert datastore.reset_failures([failing["id"]]) == set()
+    assert datastore.get_job(ALICE, failing["id"])["failures"] == 0
+
+
+def notification_row(job, created_at, **extra):
+    return {"id": uuid.uuid4().hex, "job_id": job["id"], "account_id": job["account_id"], "run_id": None,
+            "event": "failure", "channel": "webhook", "target": "https://hooks.example/x", "status": "delivered",
+            "attempts": 1, "last_error": None, "created_at": created_at, "delivered_at": created_at, **extra}
+
+
+def test_notifications_are_listed_newest_first_to_their_owner_and_purged(datastore):
+    job = datastore.add_job(job_row(), no_quota)
+    for at in (10.0, 30.0, 20.0):
+        datastore.add_notification(notification_row(job, at))
+    rows, total = datastore.notifications_of_job(ALICE, job["id"], 2, 0)
+    assert total == 3 and [r["created_at"] for r in rows] == [30.0, 20.0]
+    assert datastore.notifications_of_job(ADMIN, job["id"], 10, 2)[0][0]["created_at"] == 10.0
+    with pytest.raises(NotFound):
+        datastore.notifications_of_job(BOB, job["id"], 10, 0)
+    datastore.delete_job(ALICE, job["id"])     # the history outlives the job
+    assert datastore.notifications_of_job(ALICE, job["id"], 10, 0)[1] == 3
+    assert datastore.purge_notifications(25.0) == 2
+    assert datastore.notifications_of_job(ALICE, job["id"], 10, 0)[1] == 1
+    with pytest.raises(NotFound):
+        datastore.notifications_of_job(ALICE, uuid.uuid4().hex, 10, 0)
 
 
 # -- leases --------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ REFUSES_VALID = {
     "PATCH /api/v1/jobs/{job_id}": "as POST /api/v1/jobs",
     "PUT /api/v1/groups/{group}": "each job as POST /api/v1/jobs",
     "POST /api/v1/schedules/preview": "the schedule as POST /api/v1/jobs",
+    "PUT /api/v1/accounts/{account_id}/defaults": "notify as a job's: e-mail needs SMTP_URL, a webhook URL the "
+                                                   "network policy",
 }
 
 

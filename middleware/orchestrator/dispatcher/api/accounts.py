@@ -4,8 +4,10 @@ from marshmallow import Schema, fields, validate
 
 from dispatcher.api.auth import require_admin
 from dispatcher.api.contract import operation, page
+from dispatcher.api.job_schemas import Defaults, DefaultsShown
 from dispatcher.api.schemas import PageQuery, page_of
 from dispatcher.errors import NotFound
+from dispatcher.lib.notify import check_notify
 from dispatcher.lib.validation import FullMatch
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
@@ -45,6 +47,8 @@ class Account(Schema):
     created_at = fields.String(required=True, metadata={"description": "ISO 8601, UTC"})
     jobs_scheduled = fields.Integer(required=True)
     jobs_allowed = fields.Integer(allow_none=True, required=True, metadata={"description": "null: no limit"})
+    defaults = fields.Nested(DefaultsShown, required=True, metadata={
+        "description": "notify and disable_after for the account's jobs that do not say their own"})
 
 
 class Key(Schema):
@@ -107,6 +111,8 @@ def show_me():
     :>json string plan: the account's plan
     :>json int jobs_scheduled: jobs the account has on the schedule
     :>json int jobs_allowed: the plan's limit (null when unlimited)
+    :>json object defaults: ``notify`` and ``disable_after`` for the account's jobs that do not
+        say their own (the webhook's secret is never shown)
     :statuscode 200: the account
     :statuscode 401: no valid API key
     """
@@ -132,11 +138,45 @@ def show_account(account_id):
     :>json string created_at: when it was created (ISO 8601, UTC)
     :>json int jobs_scheduled: jobs it has on the schedule
     :>json int jobs_allowed: its plan's limit (null when unlimited)
+    :>json object defaults: ``notify`` and ``disable_after`` for its jobs that do not say their own
     :statuscode 200: the account
     :statuscode 404: no such account (or another account's)
     """
     _own_or_admin(account_id)
     return accounts().describe(account_id)
+
+
+@bp.put(f"/accounts/{ACCOUNT}/defaults")
+@operation(body=Defaults, response=Account)
+def set_defaults(account_id, body):
+    """Set the defaults of an account's jobs: one setting for every job that does not say its own.
+
+    .. sourcecode:: http
+
+       PUT /api/v1/accounts/9f1c.../defaults HTTP/1.1
+       Content-Type: application/json
+
+       {"notify": {"on": ["failure", "recovery", "disabled"],
+                   "webhook": {"url": "https://hooks.example.com/orchestrator", "secret": "..."},
+                   "email": ["ops@example.com"]},
+        "disable_after": 10}
+
+    Both are replaced: a field left out or null means no default (``disable_after`` then falls
+    back to the service's ``DISABLE_AFTER``). They apply at once to every job of the account
+    whose own ``notify`` or ``disable_after`` is null. Answers the account as
+    :http:get:`/api/v1/accounts/(string:account_id)` shows it.
+
+    :param account_id: the account's id (one's own, or any for the administrator)
+    :<json object notify: ``on``, ``webhook`` (``url``, ``secret``), ``email``, as a job's
+    :<json int disable_after: pause a job after this many failed runs in a row
+    :statuscode 200: set
+    :statuscode 404: no such account (or another account's)
+    :statuscode 422: a field is invalid: ``notify.webhook.url`` in a denied network,
+        ``notify.email`` while ``SMTP_URL`` is not set
+    """
+    _own_or_admin(account_id)
+    check_notify(body.get("notify"), current_app.config)
+    return accounts().set_defaults(account_id, body)
 
 
 @bp.patch(f"/accounts/{ACCOUNT}")

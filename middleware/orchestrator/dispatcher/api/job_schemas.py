@@ -48,6 +48,32 @@ class Notify(Schema):
                         validate=validate.Length(max=20))
 
 
+class WebhookShown(Schema):
+    url = fields.String(required=True, metadata={"description": "user information in it shown as ***"})
+    signed = fields.Boolean(required=True, metadata={"description": "whether it has a secret (never shown)"})
+
+
+class NotifyShown(Schema):
+    on = fields.List(fields.String(validate=validate.OneOf(NOTIFY_ON)), required=True)
+    webhook = fields.Nested(WebhookShown, allow_none=True, required=True)
+    email = fields.List(fields.String(), required=True)
+
+
+class Defaults(Schema):
+    """An account's defaults for its jobs that do not say their own."""
+
+    notify = fields.Nested(Notify, load_default=None, allow_none=True,
+                           metadata={"description": "who hears of the account's jobs (null: nobody)"})
+    disable_after = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=10000),
+                                   metadata={"description": "pause a job after this many failed runs in a row "
+                                                            "(null: the service's DISABLE_AFTER)"})
+
+
+class DefaultsShown(Schema):
+    notify = fields.Nested(NotifyShown, allow_none=True, required=True)
+    disable_after = fields.Integer(allow_none=True, required=True)
+
+
 class JobCreate(Schema):
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     group = fields.String(load_default=None, validate=GROUP_NAME)
@@ -97,7 +123,7 @@ class Job(Schema):
     updated_at = fields.String(required=True)
     retry = fields.Nested(Retry, allow_none=True, required=True)
     timeout = fields.Float(allow_none=True, required=True)
-    notify = fields.Nested(Notify, allow_none=True, required=True)
+    notify = fields.Nested(NotifyShown, allow_none=True, required=True)
     disable_after = fields.Integer(allow_none=True, required=True)
     failures = fields.Integer(required=True, metadata={"description": "failed runs in a row"})
     paused_reason = fields.String(allow_none=True, required=True,
@@ -161,6 +187,28 @@ class LastEventState(Schema):
 
 class LastEvent(Schema):
     state = fields.Nested(LastEventState, required=True)
+
+
+NOTIFICATION_STATUSES = ["delivered", "failed"]
+
+
+class Notification(Schema):
+    id = fields.String(required=True)
+    job_id = fields.String(required=True)
+    run_id = fields.String(allow_none=True, required=True)
+    event = fields.String(required=True, validate=validate.OneOf(NOTIFY_ON))
+    channel = fields.String(required=True, validate=validate.OneOf(["webhook", "email"]))
+    target = fields.String(required=True, metadata={"description": "the URL (user information in it shown as ***) or "
+                                                                   "the address"})
+    status = fields.String(required=True, validate=validate.OneOf(NOTIFICATION_STATUSES))
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True, required=True, metadata={"description": "why the last attempt "
+                                                                                        "failed"})
+    created_at = fields.String(required=True, metadata={"description": "ISO 8601, UTC"})
+    delivered_at = fields.String(allow_none=True, required=True)
+
+
+NotificationList = page_of(Notification, "NotificationList")
 
 
 class GroupReplace(Schema):

@@ -8,6 +8,7 @@ from dispatcher.api.contract import operation, page
 from dispatcher.errors import ValidationFailed
 from dispatcher.lib.actions import validate_action
 from dispatcher.lib.jobs import OPTIONS, JobSpec
+from dispatcher.lib.notify import check_notify
 from dispatcher.lib.timespec import parse_schedule
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
@@ -50,6 +51,7 @@ def job_spec(body, prefix=""):
     """A :class:`JobSpec` from a validated body; 422 names the field (under ``prefix``)."""
     schedule = parse_schedule_now(body["schedule"], prefix)
     action = check_action(body["action"], prefix)
+    check_notify(body.get("notify"), current_app.config, f"{prefix}.notify" if prefix else "notify")
     options = {key: body[key] for key in OPTIONS if body.get(key) is not None}
     return JobSpec(name=body["name"] or f"{action['type']} job", group=body["group"], schedule=schedule,
                    action=action, overlap=body["overlap"], paused=body["paused"], options=options)
@@ -75,12 +77,23 @@ def create_job(body):
     :<json object action: what: ``url``, ``method``, ``provision``, ``ping``, ``reboot``, ``destroy``
     :<json string overlap: ``skip`` (default), ``wait`` or ``allow``
     :<json boolean paused: create it paused
+    :<json object retry: run a failed attempt again: ``attempts``, ``backoff``, ``factor``,
+        ``max_backoff``, ``on``
+    :<json number timeout: seconds each attempt may take
+    :<json object notify: who hears of ``failure``, ``recovery``, ``disabled`` and ``missed``
+        (``on``): a ``webhook`` (``url``, ``secret``) and ``email`` addresses (default: the
+        account's), see :doc:`notifications`
+    :<json int disable_after: pause the job after this many failed runs in a row (default: the
+        account's, else ``DISABLE_AFTER``)
     :>json string id: the job's id
     :>json string next_run_at: when it fires next (ISO 8601, UTC)
+    :>json object notify: as sent, but the webhook's secret is never shown: ``signed`` says
+        whether there is one
     :statuscode 201: scheduled
     :statuscode 403: the plan's job quota is reached (``quota_exceeded``, answered before the
         schedule and action are looked at), or the cloud is refused
-    :statuscode 422: a field is invalid; ``details`` names it (e.g. ``schedule.at``)
+    :statuscode 422: a field is invalid; ``details`` names it (e.g. ``schedule.at``,
+        ``notify.webhook.url`` in a denied network, ``notify.email`` while ``SMTP_URL`` is not set)
     """
     jobs().check_room(g.caller, 1, check_quota)
     return jobs().create(g.caller, job_spec(body), check_quota), 201
@@ -125,8 +138,13 @@ def change_job(job_id, body):
     :<json string name: a new name
     :<json string group: a new group (null: none)
     :<json string overlap: ``skip``, ``wait`` or ``allow``
+    :<json object notify: new notifications, replacing the old (send the webhook's secret
+        again); null: the account's
+    :<json int disable_after: a new limit of failed runs in a row (null: the account's)
     :>json string id: the job's id
     :>json string next_run_at: when it fires next, after the change
+    :>json int failures: failed runs in a row; pausing or resuming sets it back to 0 and clears
+        ``paused_reason``
     :statuscode 200: the job as changed
     :statuscode 403: the new action names a cloud the caller may not use
     :statuscode 404: no such job
@@ -139,6 +157,7 @@ def change_job(job_id, body):
         changes["schedule"] = parse_schedule_now(changes["schedule"], "")
     if "action" in changes:
         changes["action"] = check_action(changes["action"])
+    check_notify(changes.get("notify"), current_app.config)
     return jobs().update(g.caller, job_id, changes)
 
 

@@ -7,6 +7,7 @@ hash is right for such tokens; a password KDF would cost milliseconds on every r
 from dataclasses import dataclass
 import hashlib
 import hmac
+import json
 import re
 import secrets as random
 import time
@@ -17,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatcher.errors import Conflict, NotFound, QuotaExceeded, SettingsError, Unauthorized, ValidationFailed
 from dispatcher.lib import store
-from dispatcher.lib.jobs import iso
+from dispatcher.lib.jobs import iso, shown_options
 from dispatcher.lib.secrets import registry as secret_registry
 
 ADMIN_NAME = "admin"
@@ -184,6 +185,16 @@ class Accounts:
         self._forget(account_id)
         return self.describe(account_id)
 
+    def set_defaults(self, account_id, defaults):
+        """Replace the account's defaults for its jobs (``notify``, ``disable_after``; None: none);
+        returns the account as :meth:`describe` does."""
+        kept = {key: value for key, value in defaults.items() if value is not None}
+        a = store.accounts
+        with self.engine.begin() as conn:
+            if not conn.execute(update(a).where(a.c.id == account_id).values(defaults=json.dumps(kept))).rowcount:
+                raise NotFound(f"no account {account_id!r}", {"account": account_id})
+        return self.describe(account_id)
+
     def _check_move(self, conn, row, plan):
         if row["is_admin"]:
             raise Conflict(f"the administrator's plan is ADMIN_PLAN ({self.admin_plan}); change that setting instead",
@@ -325,8 +336,10 @@ class Accounts:
 
 
 def _account_dict(row):
+    defaults = shown_options(json.loads(row.get("defaults") or "{}"))
     return {"id": row["id"], "name": row["name"], "plan": row["plan"], "is_admin": bool(row["is_admin"]),
-            "created_at": iso(row["created_at"])}
+            "created_at": iso(row["created_at"]),
+            "defaults": {"notify": defaults.get("notify"), "disable_after": defaults.get("disable_after")}}
 
 
 def jobs_scheduled(engine, account_id):

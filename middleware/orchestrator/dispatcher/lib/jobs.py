@@ -8,6 +8,7 @@ whoever tries to create it.
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 import json
+from urllib.parse import urlsplit, urlunsplit
 import uuid
 
 from dispatcher.errors import NotFound, TooCostly, ValidationFailed
@@ -49,8 +50,37 @@ def first_fire(schedule, now):
     return None if when is None else when.timestamp()
 
 
+def shown_url(url):
+    """``url`` fit for an answer, a record or a log line: a password in it replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(not shown: it may hold a password)"
+    if "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+
+
+def shown_notify(notify):
+    """``notify`` as the API shows it: never the webhook's secret, only whether it is ``signed``."""
+    if not notify:
+        return notify
+    webhook = notify.get("webhook")
+    if webhook:
+        webhook = {"url": shown_url(webhook["url"]), "signed": bool(webhook.get("secret"))}
+    return {**notify, "webhook": webhook}
+
+
+def shown_options(options):
+    """The options of a job (or an account's defaults) as the API shows them."""
+    return {**options, "notify": shown_notify(options.get("notify"))}
+
+
 def job_dict(row):
-    options = json.loads(row.get("options") or "{}")
+    options = shown_options(json.loads(row.get("options") or "{}"))
     return {"id": row["id"], "name": row["name"], "group": row["group"], "account_id": row["account_id"],
             "schedule": json.loads(row["schedule"]), "action": json.loads(row["action"]),
             "overlap": row["overlap"], "paused": bool(row["paused"]), "next_run_at": iso(row["next_run_at"]),
@@ -67,6 +97,13 @@ def run_dict(row, events=None):
     if events is not None:
         result["events"] = [{"status": e["status"], "at": iso(e["at"]), "message": e["message"]} for e in events]
     return result
+
+
+def notification_dict(row):
+    return {"id": row["id"], "job_id": row["job_id"], "run_id": row["run_id"], "event": row["event"],
+            "channel": row["channel"], "target": row["target"], "status": row["status"], "attempts": row["attempts"],
+            "last_error": row["last_error"], "created_at": iso(row["created_at"]),
+            "delivered_at": iso(row["delivered_at"])}
 
 
 class Jobs:
@@ -219,3 +256,9 @@ class Jobs:
     def run(self, caller, run_id):
         row, events = self.datastore.get_run(caller, run_id)
         return run_dict(row, events)
+
+    # -- notifications ----------------------------------------------------------------
+    def notifications(self, caller, job_id, limit, offset):
+        """The deliveries of the job's notifications, newest first (they outlive the job)."""
+        rows, total = self.datastore.notifications_of_job(caller, job_id, limit, offset)
+        return [notification_dict(row) for row in rows], total

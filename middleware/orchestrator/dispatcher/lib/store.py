@@ -27,6 +27,8 @@ accounts = Table(
     Column("plan", String(64), nullable=False),
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
+    # JSON: notify and disable_after for the account's jobs that do not say their own
+    Column("defaults", Text, nullable=False, server_default="{}"),
 )
 
 api_keys = Table(
@@ -98,6 +100,25 @@ run_events = Table(
     Column("status", String(16), nullable=False),
     Column("at", Float, nullable=False),
     Column("message", Text, nullable=True),
+)
+
+# Every notification a job's runs gave, one row per target: what was sent where, and how it went.
+notifications = Table(
+    "notifications", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("job_id", String(32), nullable=False),   # outlive their job, as runs do
+    Column("account_id", String(32), nullable=False),
+    Column("run_id", String(36), nullable=True),
+    Column("event", String(16), nullable=False),    # failure, recovery, disabled, missed
+    Column("channel", String(16), nullable=False),  # webhook, email
+    Column("target", String(2048), nullable=False), # the URL (its password hidden) or the address
+    Column("status", String(16), nullable=False),   # delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float, nullable=True),
+    Index("ix_notifications_job_created", "job_id", "created_at"),
+    Index("ix_notifications_created", "created_at"),
 )
 
 leases = Table(

@@ -196,7 +196,7 @@ def running_moto_ec2():
         yield {
             "ENGINE": "eucalyptus",
             "USER": "AKIDEXAMPLE",
-            "PASSWORD": "secret",
+            "PASSWORD": "moto-secret-0123456789",
             "EXTRA_PARAMS": {"host": "127.0.0.1", "port": server.port,
                              "secure": False, "path": "/"},
             "image": server.image,

@@ -202,6 +202,37 @@ class DataStore(ABC):
         is older than ``grace`` seconds, but never those of ``keep`` (the caller). Returns
         the ids."""
 
+    # -- failures in a row and notifications ------------------------------------------
+    @abstractmethod
+    def count_failures(self, failed, limit_of, reason_of, now):
+        """``{job_id: n}``: add ``n`` Failed runs to each job's count of failures in a row, with
+        one conditional UPDATE per job in one transaction. A job that is not paused and whose
+        count reaches ``limit_of(job)`` (its row, with its account's ``defaults``) is paused,
+        ``paused_reason`` = ``reason_of(limit)``. Returns ``{job_id: (failures, paused now)}``
+        for the jobs that still exist."""
+
+    @abstractmethod
+    def reset_failures(self, job_ids):
+        """A run of each job Completed: set its count of failures in a row to 0. Returns the ids
+        whose count was above 0 (each to one caller only, whoever else resets it at once)."""
+
+    @abstractmethod
+    def notice_jobs(self, job_ids):
+        """``{job_id: job row with its account's defaults}`` of the jobs that still exist."""
+
+    @abstractmethod
+    def add_notification(self, row):
+        """Record one delivery of a notification (a row of ``notifications``)."""
+
+    @abstractmethod
+    def notifications_of_job(self, scope, job_id, limit, offset):
+        """``(notifications, total)`` of one job, newest first; :class:`NotFound` when neither
+        the job nor any notification of it is the caller's."""
+
+    @abstractmethod
+    def purge_notifications(self, before):
+        """Delete the notifications recorded before ``before``; returns how many."""
+
     # -- leases -----------------------------------------------------------------------
     @abstractmethod
     def acquire_lease(self, name, holder, seconds, now):

@@ -384,6 +384,78 @@ class SQLAlchemyDataStore(DataStore):
             tx.add_events([event(run, FAILED, now, "interrupted: the process running it stopped") for run in stale])
         return [run["id"] for run in stale]
 
+    # -- failures in a row and notifications ------------------------------------------
+    def count_failures(self, failed, limit_of, reason_of, now):
+        jobs, accounts = store.jobs, store.accounts
+        found = {}
+        with self.engine.begin() as conn:
+            for job_id, n in sorted(failed.items()):  # one lock order for every writer
+                # The UPDATE takes the job's row lock: concurrent counts add up, none is lost.
+                row = conn.execute(update(jobs).where(jobs.c.id == job_id).values(failures=jobs.c.failures + n)
+                                   .returning(jobs.c.id, jobs.c.account_id, jobs.c.name, jobs.c.options,
+                                              jobs.c.paused, jobs.c.failures)).mappings().first()
+                if row is None:
+                    continue
+                defaults = conn.execute(select(accounts.c.defaults).where(accounts.c.id == row["account_id"])).scalar()
+                limit = limit_of({**row, "defaults": defaults})
+                paused = False
+                if not row["paused"] and limit is not None and row["failures"] >= limit:
+                    paused = conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.paused.is_(False))
+                                          .values(paused=True, paused_reason=reason_of(limit), updated_at=now)
+                                          ).rowcount == 1
+                found[job_id] = (row["failures"], paused)
+        return found
+
+    def reset_failures(self, job_ids):
+        jobs = store.jobs
+        failing = []
+        # Read first: most completed runs belong to jobs with nothing to reset, and a read takes
+        # no write lock (SQLite has one writer at a time).
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(job_ids))):
+                failing += conn.execute(select(jobs.c.id).where(jobs.c.id.in_(chunk), jobs.c.failures > 0)).scalars()
+        reset = set()
+        if not failing:
+            return reset
+        with self.engine.begin() as conn:
+            for chunk in _chunks(sorted(failing)):
+                # Conditional: of two processes resetting the same job at once, one gets its id.
+                reset.update(conn.execute(update(jobs).where(jobs.c.id.in_(chunk), jobs.c.failures > 0)
+                                          .values(failures=0).returning(jobs.c.id)).scalars())
+        return reset
+
+    def notice_jobs(self, job_ids):
+        jobs, accounts = store.jobs, store.accounts
+        found = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(job_ids))):
+                query = (select(jobs, accounts.c.defaults).join(accounts, accounts.c.id == jobs.c.account_id)
+                         .where(jobs.c.id.in_(chunk)))
+                found.update((row["id"], row) for row in conn.execute(query).mappings())
+        return found
+
+    def add_notification(self, row):
+        with self.engine.begin() as conn:
+            conn.execute(insert(store.notifications).values(**row))
+
+    def notifications_of_job(self, scope, job_id, limit, offset):
+        table, jobs = store.notifications, store.jobs
+        where = and_(table.c.job_id == job_id, _scope(table, scope))
+        with self.engine.connect() as conn:
+            exists = conn.execute(select(func.count()).select_from(jobs).where(
+                jobs.c.id == job_id, _scope(jobs, scope))).scalar()
+            total = conn.execute(select(func.count()).select_from(table).where(where)).scalar()
+            rows = conn.execute(select(table).where(where).order_by(table.c.created_at.desc(), table.c.id)
+                                .limit(limit).offset(offset)).mappings().all()
+        if not exists and not total:
+            raise NotFound(f"no job {job_id!r}", {"job": job_id})
+        return rows, total
+
+    def purge_notifications(self, before):
+        table = store.notifications
+        with self.engine.begin() as conn:
+            return conn.execute(delete(table).where(table.c.created_at < before)).rowcount
+
     # -- leases -----------------------------------------------------------------------
     def acquire_lease(self, name, holder, seconds, now):
         leases = store.leases
