@@ -2,6 +2,8 @@
 by default). Each setting may be overridden on the command line or by the environment."""
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("ORCHESTRATOR_BIND", "0.0.0.0:5070")
 # Threads serve concurrent slow cloud calls without a process each; workers add CPU.
@@ -17,3 +19,23 @@ errorlog = "-"
 loglevel = os.environ.get("ORCHESTRATOR_LOG_LEVEL", "info")
 # The query string may carry nothing secret, but the Authorization header is never logged.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+# Metrics of every worker, added up at /metrics: each process writes its values in one folder
+# (prometheus-client's multiprocess mode), made here, before any worker starts, unless the
+# operator names one; a worker's files are marked dead when it exits.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="orchestrator-metrics-")
+    _made_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+else:
+    _made_metrics_dir = None
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _made_metrics_dir:
+        shutil.rmtree(_made_metrics_dir, ignore_errors=True)

@@ -3,6 +3,7 @@ import atexit
 from datetime import datetime, timezone
 import logging
 import sys
+import time
 
 from flask import Flask, g, request
 from flask_limiter import Limiter
@@ -13,7 +14,7 @@ from dispatcher.api import (accounts as accounts_api, auth, clouds, errors, grou
 from dispatcher.api.jsonio import OrjsonProvider
 from dispatcher.config import load_config
 from dispatcher.errors import SettingsError
-from dispatcher.lib import events, logs, migrate, notify, ratelimit, store
+from dispatcher.lib import events, logs, metrics, migrate, notify, ratelimit, store
 from dispatcher.lib.accounts import Accounts, check_plans
 from dispatcher.lib.actions import RunContext
 from dispatcher.lib.actions.network import NetworkPolicy
@@ -111,21 +112,28 @@ def create_app(settings=None):
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
     limiter.exempt(meta.healthz)
+    limiter.exempt(meta.metrics)
+    datastore.subscribe(metrics.observe_transitions)
     if config["SCHEDULER_ENABLED"]:
         scheduler.start()
+        metrics.start_sampler(scheduler)
         atexit.register(scheduler.stop, wait=False)
     return app
 
 
 def begin_request():
     """Give the request its id (the client's ``X-Request-Id`` if sensible) for the log lines."""
+    g.started = time.perf_counter()
     g.request_id = logs.new_request_id(request.headers.get("X-Request-Id"))
     g.log_tokens = [(logs.request_id, logs.request_id.set(g.request_id))]
 
 
 def answer_request_id(response):
+    """Return the request's id, and count the request in the metrics (by route, not path)."""
     if "request_id" in g:
         response.headers["X-Request-Id"] = g.request_id
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.observe_request(route, request.method, response.status_code, time.perf_counter() - g.started)
     return response
 
 

@@ -33,6 +33,9 @@ class CloudConfig:
 LOG_FORMAT = "text"
 LOG_LEVEL = "INFO"
 
+# /metrics answers only scrapes that send "Authorization: Bearer <METRICS_TOKEN>" when set.
+METRICS_TOKEN = ""
+
 # SQLAlchemy URL of the store; empty means a SQLite file in the instance folder.
 DATABASE_URL = ""
 

@@ -20,6 +20,7 @@ from libcloud.compute.types import NodeState
 import requests
 
 from dispatcher.errors import CloudError, CloudTimeout, DispatcherError, NotFound, NotSupported, ValidationFailed
+from dispatcher.lib import metrics
 from dispatcher.lib.secrets import registry as secrets
 from dispatcher.lib.values import Image, Location, Node, Size
 
@@ -37,6 +38,19 @@ PARALLEL_CREATES = 8    # nodes created at once by one request
 
 @contextmanager
 def provider_call(cloud, operation):
+    """A provider call, timed and counted (:mod:`dispatcher.lib.metrics`), its errors translated."""
+    started = time.perf_counter()
+    try:
+        with _translated(cloud, operation):
+            yield
+    except DispatcherError as exc:
+        metrics.observe_cloud_call(cloud.name, operation, time.perf_counter() - started, exc.code)
+        raise
+    metrics.observe_cloud_call(cloud.name, operation, time.perf_counter() - started)
+
+
+@contextmanager
+def _translated(cloud, operation):
     """Translate whatever a provider call raises into our errors, secrets scrubbed.
 
     Messages say what failed, not where: a transport error names the endpoint's host and port

@@ -38,6 +38,10 @@ class LocalExecutor(Executor):
     def submit(self, fn, *args):
         self._pool.submit(fn, *args)
 
+    def queue_depth(self):
+        """Work waiting for a free thread."""
+        return self._pool._work_queue.qsize()
+
     def shutdown(self, wait=True):
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
 

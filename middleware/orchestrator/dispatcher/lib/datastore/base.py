@@ -21,7 +21,8 @@ from dataclasses import dataclass
 def event(run, status, at, message=None):
     """One transition of ``run`` (a dict with its id, job, account and scheduled time)."""
     return {"run_id": run["id"], "job_id": run["job_id"], "account_id": run["account_id"],
-            "scheduled_for": run["scheduled_for"], "status": status, "at": at, "message": message}
+            "scheduled_for": run["scheduled_for"], "status": status, "at": at, "message": message,
+            "action": run.get("action")}
 
 
 @dataclass(frozen=True)

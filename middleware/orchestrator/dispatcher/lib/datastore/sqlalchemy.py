@@ -376,7 +376,8 @@ class SQLAlchemyDataStore(DataStore):
         if keep is not None:
             gone = and_(gone, or_(runs.c.holder.is_(None), runs.c.holder != keep))
         with self.transaction() as tx:
-            stale = tx.conn.execute(select(runs.c.id, runs.c.job_id, runs.c.account_id, runs.c.scheduled_for)
+            stale = tx.conn.execute(select(runs.c.id, runs.c.job_id, runs.c.account_id, runs.c.scheduled_for,
+                                           runs.c.action)
                                     .where(runs.c.status == RUNNING, gone)).mappings().all()
             for chunk in _chunks([run["id"] for run in stale]):
                 tx.conn.execute(update(runs).where(runs.c.id.in_(chunk), runs.c.status == RUNNING)

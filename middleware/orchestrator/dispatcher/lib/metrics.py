@@ -1,0 +1,101 @@
+"""Prometheus metrics of the service, served at ``/metrics`` in the text format.
+
+Under gunicorn each worker is a process: the shipped ``gunicorn.conf.py`` points
+``PROMETHEUS_MULTIPROC_DIR`` at a folder of its own before the workers start, every process
+writes its values there, and ``/metrics`` answers what they add up to (prometheus-client's
+multiprocess mode). Without that variable (``make run``, a scheduler or worker process) the
+process's own values are served.
+
+What is measured: requests by route, method and status, with their latency; runs finished by
+action type and status, and how late runs start (from the run transitions the data store
+announces); how many runs wait in the executor's queue and whether this process holds the
+scheduler's lease (sampled every second); cloud calls by cloud and operation, with their
+latency and errors.
+"""
+import json
+import os
+import threading
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+_FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_LATE = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+requests_total = Counter("orchestrator_http_requests_total", "HTTP requests answered",
+                         ["route", "method", "status"])
+request_seconds = Histogram("orchestrator_http_request_seconds", "Seconds to answer an HTTP request",
+                            ["route", "method"], buckets=_FAST)
+runs_total = Counter("orchestrator_runs_total", "Runs finished, by action type and status", ["action", "status"])
+run_lateness = Histogram("orchestrator_run_lateness_seconds", "Seconds between a run's scheduled time and its start",
+                         buckets=_LATE)
+queue_depth = Gauge("orchestrator_executor_queue_depth", "Runs waiting in this process's executor for a thread",
+                    multiprocess_mode="livesum")
+leader = Gauge("orchestrator_scheduler_leader", "1 in the process whose scheduler holds the lease",
+               multiprocess_mode="livemax")
+cloud_seconds = Histogram("orchestrator_cloud_call_seconds", "Seconds a cloud call took", ["cloud", "operation"],
+                          buckets=_FAST)
+cloud_errors = Counter("orchestrator_cloud_errors_total", "Cloud calls that failed, by error code",
+                       ["cloud", "operation", "code"])
+
+FINISHED = ("Completed", "Failed", "Missed")
+_types = {}  # an action's JSON -> its type, for the few distinct actions a store holds
+
+
+def _action_type(action):
+    if not action:
+        return "unknown"
+    found = _types.get(action)
+    if found is None:
+        try:
+            found = str(json.loads(action).get("type", "unknown"))
+        except (ValueError, AttributeError):
+            found = "unknown"
+        if len(_types) > 10_000:
+            _types.clear()
+        _types[action] = found
+    return found
+
+
+def observe_transitions(events):
+    """A data store listener: count finished runs and time how late runs start."""
+    for event in events:
+        status = event["status"]
+        if status in FINISHED:
+            runs_total.labels(_action_type(event.get("action")), status).inc()
+        elif status == "Running" and event.get("message") is None:  # a start, not a retry's attempt
+            run_lateness.observe(max(0.0, event["at"] - event["scheduled_for"]))
+
+
+def observe_request(route, method, status, seconds):
+    requests_total.labels(route, method, str(status)).inc()
+    request_seconds.labels(route, method).observe(seconds)
+
+
+def observe_cloud_call(cloud, operation, seconds, code=None):
+    cloud_seconds.labels(cloud, operation).observe(seconds)
+    if code is not None:
+        cloud_errors.labels(cloud, operation, code).inc()
+
+
+def start_sampler(scheduler, interval=1.0):
+    """Sample the scheduler's lease and its executor's queue every ``interval`` seconds."""
+    def sample():
+        while True:
+            leader.set(1 if scheduler.is_leader else 0)
+            depth = getattr(scheduler.executor, "queue_depth", None)
+            queue_depth.set(depth() if callable(depth) else 0)
+            time.sleep(interval)
+    threading.Thread(target=sample, name="orchestrator-metrics", daemon=True).start()
+
+
+def exposition():
+    """The metrics in the Prometheus text format, and its content type."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,108 @@
+"""/metrics: Prometheus text, every gunicorn worker's values added up, off the rate limit,
+optionally behind a token; requests, runs, lateness and cloud calls measured."""
+import socket
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from dispatcher.lib import Provider
+from dispatcher.lib.actions.method import register_method
+from service import Service, wait_for
+
+ADMIN = "metrics-admin-key-0123456789abcdef0123"
+
+
+@register_method("tests.metrics")
+def noop(context):
+    return None
+
+
+def samples(text):
+    """``{(name, frozenset(labels)): value}`` of a scrape."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def value(text, name, **labels):
+    return samples(text).get((name, frozenset(labels.items())), 0.0)
+
+
+def scrape(client, **headers):
+    answer = client.get("/metrics", headers=headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.content_type.startswith("text/plain")
+    return answer.get_data(as_text=True)
+
+
+def test_requests_are_counted_by_route_and_status(client, admin):
+    before = scrape(client)
+    for _ in range(3):
+        client.get("/api/v1/clouds", headers=admin)
+    client.get("/api/v1/jobs/nope", headers=admin)
+    after = scrape(client)
+    ok = dict(name="orchestrator_http_requests_total", route="/api/v1/clouds", method="GET", status="200")
+    assert value(after, **ok) - value(before, **ok) == 3
+    missing = dict(name="orchestrator_http_requests_total", route="/api/v1/jobs/<job_id>", method="GET", status="404")
+    assert value(after, **missing) - value(before, **missing) == 1
+    count = dict(name="orchestrator_http_request_seconds_count", route="/api/v1/clouds", method="GET")
+    assert value(after, **count) - value(before, **count) == 3
+
+
+def test_runs_and_their_lateness_are_measured(live, admin):
+    client = live.test_client()
+    before = scrape(client)
+    job = client.post("/api/v1/jobs", headers=admin, json={
+        "schedule": {"cron": "0 0 1 1 *"}, "action": {"type": "method", "name": "tests.metrics"}}).json
+    run_id = client.post(f"/api/v1/jobs/{job['id']}/run", headers=admin).json["run_id"]
+    wait_for(lambda: client.get(f"/api/v1/runs/{run_id}", headers=admin).json["status"] == "Completed")
+    after = wait_for(lambda: (lambda text: text if value(text, "orchestrator_runs_total", action="method",
+                                                         status="Completed") > value(before, "orchestrator_runs_total",
+                                                                                     action="method", status="Completed")
+                               else None)(scrape(client)))
+    assert value(after, "orchestrator_run_lateness_seconds_count") > value(before, "orchestrator_run_lateness_seconds_count")
+    wait_for(lambda: value(scrape(client), "orchestrator_scheduler_leader") == 1)
+
+
+def test_cloud_calls_and_their_errors_are_measured(make_app, admin):
+    with socket.socket() as sock:   # an identity service nobody answers
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    farm = {"default": {"ENGINE": Provider.DUMMY, "USER": "", "PASSWORD": "", "EXTRA_PARAMS": {}},
+            "down": {"ENGINE": Provider.OPENSTACK, "USER": "demo", "PASSWORD": "metrics-cloud-password",
+                     "EXTRA_PARAMS": {"ex_force_auth_url": f"http://127.0.0.1:{port}/v3", "ex_tenant_name": "demo",
+                                      "ex_domain_name": "Default"}}}
+    client = make_app(farm=farm).test_client()
+    before = scrape(client)
+    assert client.get("/api/v1/clouds/default/nodes", headers=admin).status_code == 200
+    assert client.get("/api/v1/clouds/down/nodes", headers=admin).status_code == 502
+    after = scrape(client)
+    listed = dict(name="orchestrator_cloud_call_seconds_count", cloud="default", operation="list_nodes")
+    assert value(after, **listed) - value(before, **listed) == 1
+    failed = [key for key, count in samples(after).items()
+              if key[0] == "orchestrator_cloud_errors_total" and ("cloud", "down") in key[1]
+              and count > samples(before).get(key, 0)]
+    assert failed and all(("code", "cloud_error") in key[1] for key in failed)
+
+
+def test_metrics_are_off_the_rate_limit_and_can_need_a_token(make_app, admin):
+    client = make_app(RATE_LIMIT="2 per minute", METRICS_TOKEN="scrape-token-0123456789").test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    for _ in range(5):
+        scrape(client, Authorization="Bearer scrape-token-0123456789")
+
+
+def test_gunicorn_workers_are_added_up(tmp_path):
+    service = Service(tmp_path / "svc", ADMIN, workers=2).start()
+    try:
+        healthz = dict(name="orchestrator_http_requests_total", route="/healthz", method="GET", status="200")
+        before = value(urllib.request.urlopen(service.url + "/metrics", timeout=10).read().decode(), **healthz)
+        for _ in range(20):  # a connection each: the kernel hands them to either worker
+            urllib.request.urlopen(service.url + "/healthz", timeout=10).read()
+        text = urllib.request.urlopen(service.url + "/metrics", timeout=10).read().decode()
+        assert value(text, **healthz) - before == 20
+    finally:
+        service.stop()
