@@ -6,13 +6,17 @@ remote one (``remote = True``) sends the runs themselves to workers, which move 
 Submitted to Running in the store before they execute anything.
 """
 from abc import ABC, abstractmethod
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 import json
+import logging
+import threading
 
 #: Actions that wait on a cloud: they go to the cloud queue, so that a slow provision never
 #: delays url and method runs queued behind it.
 CLOUD_ACTIONS = frozenset({"provision", "ping", "reboot", "destroy"})
 RUN_TASK = "orchestrator.run"
+
+log = logging.getLogger(__name__)
 
 
 class Executor(ABC):
@@ -20,9 +24,17 @@ class Executor(ABC):
 
     remote = False
 
+    def start(self):
+        """Get ready before the first run is due (the local pool starts its threads)."""
+
     @abstractmethod
     def submit(self, fn, *args):
         """Start ``fn(*args)``; must not block on its completion."""
+
+    def submit_many(self, calls):
+        """Start each ``(fn, args)`` of ``calls``, in that order."""
+        for fn, args in calls:
+            self.submit(fn, *args)
 
     @abstractmethod
     def shutdown(self, wait=True):
@@ -30,16 +42,78 @@ class Executor(ABC):
 
 
 class LocalExecutor(Executor):
-    """A bounded pool of threads in this process."""
+    """A bounded pool of threads in this process, fed in batches.
+
+    When hundreds of runs fall due in the same second they are handed over at once
+    (:meth:`submit_many`): one hand-over, after which each thread that takes a run wakes one
+    more while runs are left. A future and a wake-up per run, as ``ThreadPoolExecutor`` does,
+    cost several times more, paid while the last runs of the burst wait. A slow action holds
+    only its own thread: the others go on taking runs.
+    """
 
     def __init__(self, max_workers=16):
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="orchestrator-run")
+        self._max = max_workers
+        self._work = deque()
+        self._changed = threading.Condition()
+        self._threads = []
+        self._idle = 0
+        self._closed = False
+
+    def start(self):
+        with self._changed:
+            while len(self._threads) < self._max:
+                self._spawn()
 
     def submit(self, fn, *args):
-        self._pool.submit(fn, *args)
+        self.submit_many([(fn, args)])
+
+    def submit_many(self, calls):
+        with self._changed:
+            if self._closed:
+                raise RuntimeError("the executor is shut down")
+            self._work.extend(calls)
+            self._wake_one()
+
+    def _wake_one(self):
+        # Under the lock, with work queued.
+        if self._idle:
+            self._changed.notify()
+        elif len(self._threads) < self._max:
+            self._spawn()
+
+    def _spawn(self):
+        thread = threading.Thread(target=self._take_work, name=f"orchestrator-run-{len(self._threads)}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _take_work(self):
+        while True:
+            with self._changed:
+                self._idle += 1
+                while not self._work and not self._closed:
+                    self._changed.wait()
+                self._idle -= 1
+                if not self._work:
+                    return  # shut down, nothing left
+                fn, args = self._work.popleft()
+                if self._work:
+                    self._wake_one()
+            try:
+                fn(*args)
+            except Exception:  # the callables handle their own failures; this one did not
+                log.exception("work in the local executor failed")
 
     def shutdown(self, wait=True):
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        with self._changed:
+            self._closed = True
+            if not wait:
+                self._work.clear()
+            self._changed.notify_all()
+            threads = list(self._threads)
+        if wait:
+            for thread in threads:
+                if thread is not threading.current_thread():
+                    thread.join()
 
 
 class CeleryExecutor(Executor):
