@@ -244,6 +244,57 @@ def test_purge_forgets_old_finished_runs_and_their_events(datastore):
         datastore.get_run(ALICE, old["id"])
 
 
+def test_a_run_claimed_ahead_is_running_and_says_so_once_it_has_started(datastore):
+    heard = []
+    datastore.subscribe(heard.extend)
+    job = datastore.add_job(job_row(), no_quota)
+    ahead = run_row(job, 100.0, status="Running", started_at=100.0, holder="s1")
+    with datastore.transaction() as tx:
+        assert tx.add_runs([ahead], 99.6) == {ahead["id"]}
+    assert [e["status"] for e in heard] == ["Submitted"]          # not Running before it starts
+    with datastore.transaction() as tx:
+        assert tx.submitted_runs(101.0, 10) == []                   # the holder starts it, nobody else
+        assert tx.busy_jobs([job["id"]]) == {job["id"]}
+        tx.record_starts([(ahead, 100.004)])
+        tx.finish_runs([(ahead, "Completed", 100.01, None, None)])
+    run, events = datastore.get_run(ALICE, ahead["id"])
+    assert (run["status"], run["started_at"], run["holder"]) == ("Completed", 100.004, "s1")
+    assert [(e["status"], e["at"]) for e in events] == [("Submitted", 99.6), ("Running", 100.004),
+                                                        ("Completed", 100.01)]
+    assert [e["status"] for e in heard] == ["Submitted", "Running", "Completed"]
+
+
+def test_runs_claimed_ahead_are_given_back_by_their_holder_only(datastore):
+    job = datastore.add_job(job_row(), no_quota)
+    mine, theirs = (run_row(job, 100.0, status="Running", started_at=100.0, holder="s1"),
+                    run_row(job, 101.0, status="Running", started_at=101.0, holder="s2"))
+    with datastore.transaction() as tx:
+        tx.add_runs([mine, theirs], 99.6)
+    assert datastore.release_runs("s1", [mine["id"], theirs["id"]]) == [mine["id"]]
+    assert datastore.release_runs("s1", [mine["id"]]) == []
+    run = datastore.get_run_row(mine["id"])
+    assert (run["status"], run["started_at"], run["holder"]) == ("Submitted", None, None)
+    assert datastore.get_run_row(theirs["id"])["status"] == "Running"
+    with datastore.transaction() as tx:
+        assert [r["id"] for r in tx.submitted_runs(100.0, 10)] == [mine["id"]]
+
+
+def test_a_silent_holders_runs_claimed_ahead_go_back_to_submitted_not_failed(datastore):
+    job = datastore.add_job(job_row(), no_quota)
+    passed, ahead = (run_row(job, 100.0, status="Running", started_at=100.0, holder="gone"),
+                     run_row(job, 102.0, status="Running", started_at=102.0, holder="gone"))
+    with datastore.transaction() as tx:
+        tx.add_runs([passed, ahead], 99.6)
+    datastore.heartbeat("gone", 90.0)
+    # Its planned start passed: it may have begun, so it is not run again; the other never began.
+    assert datastore.reap_abandoned(101.0, grace=5.0) == [passed["id"]]
+    assert datastore.get_run_row(passed["id"])["error"] == "interrupted"
+    run = datastore.get_run_row(ahead["id"])
+    assert (run["status"], run["started_at"], run["holder"]) == ("Submitted", None, None)
+    with datastore.transaction() as tx:
+        assert [r["id"] for r in tx.submitted_runs(102.0, 10)] == [ahead["id"]]
+
+
 # -- reaping -------------------------------------------------------------------------------
 def test_runs_of_a_silent_holder_are_reaped_and_a_live_ones_kept(datastore):
     job = datastore.add_job(job_row(), no_quota)

@@ -52,6 +52,8 @@ class SQLAlchemyTransaction(Transaction):
                    .values(status=bindparam("b_status"), started_at=bindparam("b_started"),
                            finished_at=bindparam("b_finished"), error=bindparam("b_error"),
                            holder=bindparam("b_holder")))
+    _started = (update(store.runs).where(store.runs.c.id == bindparam("rid"), store.runs.c.status == RUNNING)
+                .values(started_at=bindparam("at")))
     _finish = (update(store.runs).where(store.runs.c.id == bindparam("rid"))
                .values(status=bindparam("b_status"), finished_at=bindparam("at"), result=bindparam("b_result"),
                        error=bindparam("b_error")))
@@ -78,7 +80,8 @@ class SQLAlchemyTransaction(Transaction):
         for run in runs:
             if run["id"] in claimed:
                 events.append(event(run, SUBMITTED, now))
-                if run["status"] != SUBMITTED:
+                ahead = run["status"] == RUNNING and run["started_at"] is not None and run["started_at"] > now
+                if run["status"] != SUBMITTED and not ahead:   # claimed ahead: see record_starts
                     events.append(event(run, run["status"], now, run["error"]))
         self.add_events(events)
         return claimed
@@ -138,6 +141,12 @@ class SQLAlchemyTransaction(Transaction):
                                or_(runs.c.started_at == now, runs.c.finished_at == now))
         self.add_events([event(run, status, now, message) for run, status, message in decisions if run["id"] in moved])
         return moved
+
+    def record_starts(self, starts):
+        if not starts:
+            return
+        self.conn.execute(self._started, [{"rid": run["id"], "at": at} for run, at in starts])
+        self.add_events([event(run, RUNNING, at) for run, at in starts])
 
     def finish_runs(self, outcomes):
         if not outcomes:
@@ -342,6 +351,15 @@ class SQLAlchemyDataStore(DataStore):
             tx.add_events([event(run, RUNNING, now, message)])
         return run
 
+    def release_runs(self, holder, run_ids):
+        runs, released = store.runs, []
+        with self.engine.begin() as conn:
+            for chunk in _chunks(list(run_ids)):
+                mine = and_(runs.c.id.in_(chunk), runs.c.status == RUNNING, runs.c.holder == holder)
+                released += conn.execute(select(runs.c.id).where(mine)).scalars().all()
+                conn.execute(update(runs).where(mine).values(status=SUBMITTED, started_at=None, holder=None))
+        return released
+
     def heartbeat(self, holder, now):
         workers = store.workers
         stmt = self.insert(workers).values(holder=holder, seen_at=now)
@@ -376,6 +394,9 @@ class SQLAlchemyDataStore(DataStore):
         if keep is not None:
             gone = and_(gone, or_(runs.c.holder.is_(None), runs.c.holder != keep))
         with self.transaction() as tx:
+            # Claimed ahead and not yet due: it never started, the active scheduler starts it.
+            ahead = and_(runs.c.status == RUNNING, gone, runs.c.started_at > now)
+            tx.conn.execute(update(runs).where(ahead).values(status=SUBMITTED, started_at=None, holder=None))
             stale = tx.conn.execute(select(runs.c.id, runs.c.job_id, runs.c.account_id, runs.c.scheduled_for)
                                     .where(runs.c.status == RUNNING, gone)).mappings().all()
             for chunk in _chunks([run["id"] for run in stale]):
