@@ -223,6 +223,28 @@ def test_runs_are_listed_across_jobs_newest_first_with_filters(datastore):
         datastore.get_run(BOB, rows[0]["id"])
 
 
+def test_run_totals_add_up_the_runs_a_filter_selects(datastore):
+    job, bobs = datastore.add_job(job_row(), no_quota), datastore.add_job(job_row("bob"), no_quota)
+    assert datastore.run_totals(ALICE, RunFilter()) == {"runs": 0, "by_status": {}, "first_started": None,
+                                                        "last_started": None, "last_finished": None}
+    with datastore.transaction() as tx:
+        done, failed, late, waiting = (run_row(job, 100.0), run_row(job, 101.0), run_row(job, 102.0),
+                                       run_row(job, 103.0))
+        theirs = run_row(bobs, 100.0)
+        tx.add_runs([done, failed, late, waiting, theirs], 99.0)
+        tx.transition_runs([(done, "Running", None), (failed, "Running", None), (theirs, "Running", None)], 101.5)
+        tx.transition_runs([(late, "Missed", "late")], 102.5)
+        tx.finish_runs([(done, "Completed", 103.0, None, None), (failed, "Failed", 104.0, None, "boom"),
+                        (theirs, "Completed", 109.0, None, None)])
+    assert datastore.run_totals(ALICE, RunFilter()) == {
+        "runs": 4, "by_status": {"Completed": 1, "Failed": 1, "Missed": 1, "Submitted": 1},
+        "first_started": 101.5, "last_started": 101.5, "last_finished": 104.0}
+    assert datastore.run_totals(ADMIN, RunFilter())["last_finished"] == 109.0
+    assert datastore.run_totals(ALICE, RunFilter(status="Failed"))["runs"] == 1
+    assert datastore.run_totals(ALICE, RunFilter(since=102.0))["by_status"] == {"Missed": 1, "Submitted": 1}
+    assert datastore.run_totals(BOB, RunFilter(job_id=job["id"]))["runs"] == 0
+
+
 def test_submit_run_makes_a_submitted_run_from_the_job(datastore):
     job = datastore.add_job(job_row(), no_quota)
     run = datastore.submit_run(ALICE, job["id"], lambda row: run_row(row, 50.0), "asked for")

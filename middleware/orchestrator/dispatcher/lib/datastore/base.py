@@ -166,6 +166,11 @@ class DataStore(ABC):
         """``(runs, total)`` matching ``filters`` (a :class:`RunFilter`), newest first."""
 
     @abstractmethod
+    def run_totals(self, scope, filters):
+        """What the runs matching ``filters`` add up to: ``{"runs", "by_status": {status:
+        count}, "first_started", "last_started", "last_finished"}`` (times None when none)."""
+
+    @abstractmethod
     def runs_of_job(self, scope, job_id, limit, offset):
         """``(runs, total)`` of one job, newest first; :class:`NotFound` when neither the job
         nor any run of it is the caller's."""

@@ -316,7 +316,8 @@ class SQLAlchemyDataStore(DataStore):
                             .limit(limit).offset(offset)).mappings().all()
         return rows, total
 
-    def list_runs(self, scope, filters, limit, offset):
+    @staticmethod
+    def _filtered(scope, filters):
         runs = store.runs
         where = [_scope(runs, scope)]
         if filters.status is not None:
@@ -327,8 +328,22 @@ class SQLAlchemyDataStore(DataStore):
             where.append(runs.c.scheduled_for >= filters.since)
         if filters.until is not None:
             where.append(runs.c.scheduled_for < filters.until)
+        return and_(*where)
+
+    def list_runs(self, scope, filters, limit, offset):
         with self.engine.connect() as conn:
-            return self._page(conn, and_(*where), limit, offset)
+            return self._page(conn, self._filtered(scope, filters), limit, offset)
+
+    def run_totals(self, scope, filters):
+        runs = store.runs
+        where = self._filtered(scope, filters)
+        with self.engine.connect() as conn:
+            by_status = dict(conn.execute(select(runs.c.status, func.count()).where(where)
+                                          .group_by(runs.c.status)).all())
+            first, last, finished = conn.execute(select(func.min(runs.c.started_at), func.max(runs.c.started_at),
+                                                        func.max(runs.c.finished_at)).where(where)).one()
+        return {"runs": sum(by_status.values()), "by_status": by_status, "first_started": first,
+                "last_started": last, "last_finished": finished}
 
     def runs_of_job(self, scope, job_id, limit, offset):
         runs, jobs = store.runs, store.jobs
