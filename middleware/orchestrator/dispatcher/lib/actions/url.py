@@ -48,16 +48,26 @@ _transports_lock = threading.Lock()
 
 def transport(settings):
     """The connection pools of this process for the network policy of ``settings``."""
-    policy = NetworkPolicy.from_settings(settings)
-    hosts = int(settings.get("URL_POOL_HOSTS", defaults.URL_POOL_HOSTS))
-    per_host = int(settings.get("URL_POOL_CONNECTIONS_PER_HOST", defaults.URL_POOL_CONNECTIONS_PER_HOST))
-    key = (policy, hosts, per_host)
-    with _transports_lock:
-        adapter = _transports.get(key)
-        if adapter is None:
-            adapter = _transports[key] = GuardedAdapter(policy, pool_connections=hosts, pool_maxsize=per_host,
-                                                        pool_block=True)
-        return adapter
+    # Keyed by the settings as written: parsing the policy's networks costs more than a call.
+    key = tuple(_frozen(settings.get(name)) for name in _TRANSPORT_SETTINGS)
+    adapter = _transports.get(key)
+    if adapter is None:
+        with _transports_lock:
+            adapter = _transports.get(key)
+            if adapter is None:
+                hosts = int(settings.get("URL_POOL_HOSTS", defaults.URL_POOL_HOSTS))
+                per_host = int(settings.get("URL_POOL_CONNECTIONS_PER_HOST", defaults.URL_POOL_CONNECTIONS_PER_HOST))
+                adapter = _transports[key] = GuardedAdapter(NetworkPolicy.from_settings(settings),
+                                                            pool_connections=hosts, pool_maxsize=per_host,
+                                                            pool_block=True)
+    return adapter
+
+
+_TRANSPORT_SETTINGS = ("URL_DENY_NETWORKS", "URL_ALLOW_NETWORKS", "URL_POOL_HOSTS", "URL_POOL_CONNECTIONS_PER_HOST")
+
+
+def _frozen(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 def check_url(value):
