@@ -48,8 +48,9 @@ def noop(context):
 
 NOOP = method("bench.noop")
 # Settings lines that register the no-op in processes beside the benchmark (API servers, workers).
-REGISTER_NOOP = ("from dispatcher.lib.actions.method import register_method\n"
-                 "register_method('bench.noop')(lambda context: None)\n")
+REGISTER_NOOP = ("from dispatcher.lib.actions.method import methods, register_method\n"
+                 "if 'bench.noop' not in methods:  # the settings file is read more than once\n"
+                 "    register_method('bench.noop')(lambda context: None)\n")
 FIRINGS_TARGET = {("sqlite", "local"): 1000, ("postgresql", "local"): 2000, ("sqlite", "celery"): 1000,
                   ("postgresql", "celery"): 1000}
 QUOTED_PEERS = "Quartz on PostgreSQL 85-98/s, APScheduler 3 SQLAlchemyJobStore on SQLite ~300/s (quoted, not run here)"

@@ -417,6 +417,12 @@ def test_runs_handed_to_a_queue_are_busy_started_once_or_expire(datastore):
     assert datastore.expire_queued(105.0) == []                          # deadline 111 not passed
     assert datastore.expire_queued(112.0) == [runs[1]["id"]]             # deadline 111: no worker took it
     assert datastore.start_run(runs[1]["id"], 112.1, holder="w2") is None
+    late = run_row(other, 200.0)
+    with datastore.transaction() as tx:
+        tx.add_runs([late], 199.0)
+    assert datastore.start_run(late["id"], 211.0, holder="w3", in_time=True) is None    # deadline 210
+    assert datastore.get_run_row(late["id"])["status"] == "Submitted"
+    assert datastore.start_run(late["id"], 209.0, holder="w3", in_time=True)["holder"] == "w3"
     run, events = datastore.get_run(ALICE, runs[1]["id"])
     assert (run["status"], run["error"]) == ("Missed", "missed: no worker started it within the tolerance")
     assert datastore.get_run_row(runs[0]["id"])["holder"] == "w1" and datastore.get_run_row("nope") is None

@@ -176,9 +176,10 @@ class DataStore(ABC):
         nor any run of it is the caller's."""
 
     @abstractmethod
-    def start_run(self, run_id, now, message=None, holder=None):
-        """Move one run from Submitted to Running, only if it still is Submitted; ``holder``
-        names who runs it. Returns the run, or None when someone else moved it first."""
+    def start_run(self, run_id, now, message=None, holder=None, in_time=False):
+        """Move one run from Submitted to Running, only if it still is Submitted (and, with
+        ``in_time``, its deadline has not passed); ``holder`` names who runs it. Returns the
+        run, or None when someone else moved it first (or it is late)."""
 
     @abstractmethod
     def get_run_row(self, run_id):

@@ -355,14 +355,17 @@ class SQLAlchemyDataStore(DataStore):
             raise NotFound(f"no job {job_id!r}", {"job": job_id})
         return rows, total
 
-    def start_run(self, run_id, now, message=None, holder=None):
+    def start_run(self, run_id, now, message=None, holder=None, in_time=False):
         runs = store.runs
+        where = [runs.c.id == run_id, runs.c.status == SUBMITTED]
+        if in_time:
+            where.append(runs.c.deadline >= now)
         with self.transaction() as tx:
-            moved = tx.conn.execute(update(runs).where(runs.c.id == run_id, runs.c.status == SUBMITTED)
-                                    .values(status=RUNNING, started_at=now, holder=holder)).rowcount
-            if not moved:
+            # One statement: a worker starts thousands of runs a second, each a round trip less.
+            run = tx.conn.execute(update(runs).where(*where).values(status=RUNNING, started_at=now, holder=holder)
+                                  .returning(*runs.c)).mappings().first()
+            if run is None:
                 return None
-            run = tx.conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
             tx.add_events([event(run, RUNNING, now, message)])
         return run
 
