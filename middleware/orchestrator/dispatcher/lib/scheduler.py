@@ -235,8 +235,7 @@ class Scheduler:
 
     def _submit(self, runs):
         if self.remote:
-            for run in runs:
-                self.executor.send(run)
+            self.executor.send_many(runs)
             return
         self.executor.submit_many([(self._execute, (run,)) for run in runs])
 
