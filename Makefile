@@ -15,7 +15,7 @@ $(VENV)/.run: $(VENV)/bin/python $(ORCH)/pyproject.toml
 	touch $@
 
 $(VENV)/.test: $(VENV)/.run $(ORCH)/tests/plugins/example_driver/pyproject.toml
-	$(PIP) -e '$(ORCH)[test,docs]' $(ORCH)/tests/plugins/example_driver
+	$(PIP) -e '$(ORCH)[test,docs,bench]' $(ORCH)/tests/plugins/example_driver
 	touch $@
 
 # mimic (Rackspace's API mock) lives in its own environment: it needs attrs 23.2.0 pinned.
@@ -33,8 +33,13 @@ test: $(VENV)/.test $(MIMIC_VENV)/.installed
 docs: $(VENV)/.test
 	cd $(ORCH) && PATH=$(VENV)/bin:$$PATH ./make_mw_docs.sh
 
+# One run of each scenario, every round printed: the API, then the scheduler on SQLite (beside
+# APScheduler 3), on PostgreSQL, and through Celery workers on PostgreSQL and RabbitMQ.
 bench: $(VENV)/.test
-	cd $(ORCH) && $(VENV)/bin/python bench/api_throughput.py && $(VENV)/bin/python bench/scheduler.py
+	cd $(ORCH) && $(VENV)/bin/python bench/api_throughput.py --retries 0 \
+		&& $(VENV)/bin/python bench/scheduler.py --peers \
+		&& $(VENV)/bin/python bench/scheduler.py --store postgresql \
+		&& $(VENV)/bin/python bench/scheduler.py --store postgresql --executor celery
 
 clean:
 	rm -rf $(VENV) $(MIMIC_VENV)

@@ -458,6 +458,8 @@ def main(argv=None):
     # SIGTERM runs the finally clauses as Ctrl-C does, so the servers are stopped either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
+    one, five, fifteen = os.getloadavg()
+    print(f"api throughput: [load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)]", flush=True)
     tmp = tempfile.mkdtemp(prefix="orchestrator-bench-")
     servers = []
     try:

@@ -115,6 +115,10 @@ URL_DENY_NETWORKS = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"]
 URL_ALLOW_NETWORKS = []
 # Seconds the host name of a url job may take to resolve when the job is created or changed.
 URL_VALIDATION_DNS_TIMEOUT = 2.0
+# Connections url jobs keep alive and reuse: at most this many open to one host at once (a run
+# waits, within its timeout, for one to be free), kept for at most this many hosts.
+URL_POOL_CONNECTIONS_PER_HOST = 10
+URL_POOL_HOSTS = 100
 
 # Run events: every transition of a run (run.submitted, run.running, run.completed, run.failed,
 # run.missed) published as JSON to a durable topic exchange, by the process that records it.

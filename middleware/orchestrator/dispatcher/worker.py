@@ -4,10 +4,11 @@ Start workers with ``orchestrator worker`` (or ``celery -A dispatcher.worker wor
 host that reaches the store and the broker (``CELERY_BROKER_URL``), with the service's
 settings. Each task carries a run id; the worker:
 
-1. records the run Missed if its deadline passed while it waited in the queue;
-2. moves it from Submitted to Running in the store, conditionally: a message delivered twice
-   (delivery is at least once) finds it Running or finished and does nothing;
-3. executes its action, records the outcome, then acknowledges the message.
+1. moves it from Submitted to Running in the store, in one conditional statement, if its
+   deadline has not passed: a message delivered twice (delivery is at least once) finds it
+   Running or finished and does nothing, and a run whose deadline passed while it waited in
+   the queue is recorded Missed;
+2. executes its action, records the outcome, then acknowledges the message.
 
 While it holds runs, each worker process says it is alive in the store; if it dies mid-run
 (kill -9, a lost host), the active scheduler records its runs Failed (``interrupted``) once
@@ -96,19 +97,17 @@ def execute_run(run_id):
     runtime = Runtime.get()
     store = runtime.datastore
     now = time.time()
-    run = store.get_run_row(run_id)
-    if run is None or run["status"] != "Submitted":
-        return None
-    if now > run["deadline"]:
+    run = store.start_run(run_id, now, holder=runtime.holder, in_time=True)
+    if run is None:
+        run = store.get_run_row(run_id)
+        if run is None or run["status"] != "Submitted":
+            return None     # delivered twice, or taken by another worker: it runs once
         late = now - run["scheduled_for"]
         message = (f"missed: not started within the tolerance ({late:.3f} s late, "
                    f"tolerance {run['deadline'] - run['scheduled_for']:g} s)")
         with store.transaction() as tx:
             tx.transition_runs([(dict(run), MISSED, message)], now)
         return MISSED
-    run = store.start_run(run_id, now, holder=runtime.holder)
-    if run is None:     # delivered twice, or taken by another worker: it runs once
-        return None
     status, result, error = execute(run, runtime.context_factory,
                                     record_events=lambda events: store.record_events(run, events))
     with store.transaction() as tx:

@@ -1,4 +1,5 @@
 """Job actions against real local servers and the Dummy cloud; none of our code is mocked."""
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address, ip_network
@@ -82,6 +83,11 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False      # do not wait for a handler still sleeping in /slow
+    accepted = 0                # connections accepted: url runs keep theirs alive and share them
+
+    def process_request(self, request, client_address):
+        self.accepted += 1      # the serving thread alone counts
+        super().process_request(request, client_address)
 
     def handle_error(self, request, client_address):
         # A client that stops reading (truncation, timeout) resets its kept-alive connection.
@@ -341,6 +347,47 @@ def test_url_a_redirect_to_a_denied_address_is_refused_before_connecting(serve, 
 def test_url_a_redirect_to_another_scheme_fails(web, run):
     failed = failure(run, {"type": "url", "url": f"{web.url}/redirect?to=file:///etc/passwd"})
     assert "only http and https URLs" in failed.message
+
+
+# -- url: connections ----------------------------------------------------------------------
+
+def test_url_runs_reuse_one_kept_alive_connection_per_host(serve, run):
+    web, other = serve(), serve("127.0.0.2")
+    for _ in range(20):
+        assert run({"type": "url", "url": f"{web.url}/hello"})["status"] == 200
+    assert run({"type": "url", "url": f"{web.url}/bytes?n=100", "method": "HEAD"})["body_bytes"] == 0
+    assert run({"type": "url", "url": f"{other.url}/hello"})["status"] == 200
+    assert (web.accepted, other.accepted) == (1, 1)
+    assert len(web.seen) == 21
+
+
+def test_url_runs_at_once_share_a_bounded_number_of_connections(web, run):
+    settings = {"URL_POOL_CONNECTIONS_PER_HOST": 3}
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(lambda _: run({"type": "url", "url": f"{web.url}/slow?s=0.05"}, settings=settings),
+                                range(36)))
+    assert [r["status"] for r in results] == [200] * 36
+    assert web.accepted <= 3 and len(web.seen) == 36
+
+
+def test_url_a_run_waits_for_a_free_connection_no_longer_than_its_timeout(web, run):
+    settings = {"URL_POOL_CONNECTIONS_PER_HOST": 1}
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(run, {"type": "url", "url": f"{web.url}/slow?s=1.5"}, settings=settings)
+        while not web.seen:     # the one connection is taken
+            time.sleep(0.01)
+        failed = failure(run, {"type": "url", "url": f"{web.url}/hello", "timeout": 0.2}, settings=settings)
+        assert "no connection to its host became free" in failed.message
+        assert slow.result()["status"] == 200
+    assert web.accepted == 1
+
+
+def test_url_a_kept_connection_serves_only_runs_under_the_policy_that_checked_it(serve, run):
+    target = serve("127.0.0.2")
+    assert run({"type": "url", "url": f"{target.url}/hello"})["status"] == 200     # kept alive
+    denied = {"URL_DENY_NETWORKS": [*DEFAULT_DENY, "127.0.0.2/32"]}
+    failed = failure(run, {"type": "url", "url": f"{target.url}/hello"}, run_settings=denied)
+    assert "refused" in failed.message and len(target.seen) == 1
 
 
 # -- url: network policy ------------------------------------------------------------------

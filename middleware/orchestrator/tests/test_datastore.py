@@ -225,6 +225,28 @@ def test_runs_are_listed_across_jobs_newest_first_with_filters(datastore):
         datastore.get_run(BOB, rows[0]["id"])
 
 
+def test_run_totals_add_up_the_runs_a_filter_selects(datastore):
+    job, bobs = datastore.add_job(job_row(), no_quota), datastore.add_job(job_row("bob"), no_quota)
+    assert datastore.run_totals(ALICE, RunFilter()) == {"runs": 0, "by_status": {}, "first_started": None,
+                                                        "last_started": None, "last_finished": None}
+    with datastore.transaction() as tx:
+        done, failed, late, waiting = (run_row(job, 100.0), run_row(job, 101.0), run_row(job, 102.0),
+                                       run_row(job, 103.0))
+        theirs = run_row(bobs, 100.0)
+        tx.add_runs([done, failed, late, waiting, theirs], 99.0)
+        tx.transition_runs([(done, "Running", None), (failed, "Running", None), (theirs, "Running", None)], 101.5)
+        tx.transition_runs([(late, "Missed", "late")], 102.5)
+        tx.finish_runs([(done, "Completed", 103.0, None, None), (failed, "Failed", 104.0, None, "boom"),
+                        (theirs, "Completed", 109.0, None, None)])
+    assert datastore.run_totals(ALICE, RunFilter()) == {
+        "runs": 4, "by_status": {"Completed": 1, "Failed": 1, "Missed": 1, "Submitted": 1},
+        "first_started": 101.5, "last_started": 101.5, "last_finished": 104.0}
+    assert datastore.run_totals(ADMIN, RunFilter())["last_finished"] == 109.0
+    assert datastore.run_totals(ALICE, RunFilter(status="Failed"))["runs"] == 1
+    assert datastore.run_totals(ALICE, RunFilter(since=102.0))["by_status"] == {"Missed": 1, "Submitted": 1}
+    assert datastore.run_totals(BOB, RunFilter(job_id=job["id"]))["runs"] == 0
+
+
 def test_submit_run_makes_a_submitted_run_from_the_job(datastore):
     job = datastore.add_job(job_row(), no_quota)
     run = datastore.submit_run(ALICE, job["id"], lambda row: run_row(row, 50.0), "asked for")
@@ -244,6 +266,57 @@ def test_purge_forgets_old_finished_runs_and_their_events(datastore):
     assert datastore.runs_of_job(ALICE, job["id"], 10, 0)[1] == 1
     with pytest.raises(NotFound):
         datastore.get_run(ALICE, old["id"])
+
+
+def test_a_run_claimed_ahead_is_running_and_says_so_once_it_has_started(datastore):
+    heard = []
+    datastore.subscribe(heard.extend)
+    job = datastore.add_job(job_row(), no_quota)
+    ahead = run_row(job, 100.0, status="Running", started_at=100.0, holder="s1")
+    with datastore.transaction() as tx:
+        assert tx.add_runs([ahead], 99.6) == {ahead["id"]}
+    assert [e["status"] for e in heard] == ["Submitted"]          # not Running before it starts
+    with datastore.transaction() as tx:
+        assert tx.submitted_runs(101.0, 10) == []                   # the holder starts it, nobody else
+        assert tx.busy_jobs([job["id"]]) == {job["id"]}
+        tx.record_starts([(ahead, 100.004)])
+        tx.finish_runs([(ahead, "Completed", 100.01, None, None)])
+    run, events = datastore.get_run(ALICE, ahead["id"])
+    assert (run["status"], run["started_at"], run["holder"]) == ("Completed", 100.004, "s1")
+    assert [(e["status"], e["at"]) for e in events] == [("Submitted", 99.6), ("Running", 100.004),
+                                                        ("Completed", 100.01)]
+    assert [e["status"] for e in heard] == ["Submitted", "Running", "Completed"]
+
+
+def test_runs_claimed_ahead_are_given_back_by_their_holder_only(datastore):
+    job = datastore.add_job(job_row(), no_quota)
+    mine, theirs = (run_row(job, 100.0, status="Running", started_at=100.0, holder="s1"),
+                    run_row(job, 101.0, status="Running", started_at=101.0, holder="s2"))
+    with datastore.transaction() as tx:
+        tx.add_runs([mine, theirs], 99.6)
+    assert datastore.release_runs("s1", [mine["id"], theirs["id"]]) == [mine["id"]]
+    assert datastore.release_runs("s1", [mine["id"]]) == []
+    run = datastore.get_run_row(mine["id"])
+    assert (run["status"], run["started_at"], run["holder"]) == ("Submitted", None, None)
+    assert datastore.get_run_row(theirs["id"])["status"] == "Running"
+    with datastore.transaction() as tx:
+        assert [r["id"] for r in tx.submitted_runs(100.0, 10)] == [mine["id"]]
+
+
+def test_a_silent_holders_runs_claimed_ahead_go_back_to_submitted_not_failed(datastore):
+    job = datastore.add_job(job_row(), no_quota)
+    passed, ahead = (run_row(job, 100.0, status="Running", started_at=100.0, holder="gone"),
+                     run_row(job, 102.0, status="Running", started_at=102.0, holder="gone"))
+    with datastore.transaction() as tx:
+        tx.add_runs([passed, ahead], 99.6)
+    datastore.heartbeat("gone", 90.0)
+    # Its planned start passed: it may have begun, so it is not run again; the other never began.
+    assert datastore.reap_abandoned(101.0, grace=5.0) == [passed["id"]]
+    assert datastore.get_run_row(passed["id"])["error"] == "interrupted"
+    run = datastore.get_run_row(ahead["id"])
+    assert (run["status"], run["started_at"], run["holder"]) == ("Submitted", None, None)
+    with datastore.transaction() as tx:
+        assert [r["id"] for r in tx.submitted_runs(102.0, 10)] == [ahead["id"]]
 
 
 # -- reaping -------------------------------------------------------------------------------
@@ -423,6 +496,12 @@ def test_runs_handed_to_a_queue_are_busy_started_once_or_expire(datastore):
     assert datastore.expire_queued(105.0) == []                          # deadline 111 not passed
     assert datastore.expire_queued(112.0) == [runs[1]["id"]]             # deadline 111: no worker took it
     assert datastore.start_run(runs[1]["id"], 112.1, holder="w2") is None
+    late = run_row(other, 200.0)
+    with datastore.transaction() as tx:
+        tx.add_runs([late], 199.0)
+    assert datastore.start_run(late["id"], 211.0, holder="w3", in_time=True) is None    # deadline 210
+    assert datastore.get_run_row(late["id"])["status"] == "Submitted"
+    assert datastore.start_run(late["id"], 209.0, holder="w3", in_time=True)["holder"] == "w3"
     run, events = datastore.get_run(ALICE, runs[1]["id"])
     assert (run["status"], run["error"]) == ("Missed", "missed: no worker started it within the tolerance")
     assert datastore.get_run_row(runs[0]["id"])["holder"] == "w1" and datastore.get_run_row("nope") is None

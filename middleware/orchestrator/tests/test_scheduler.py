@@ -5,12 +5,15 @@ import json
 import logging
 import threading
 import time
+from types import SimpleNamespace
+import uuid
 
 from sqlalchemy import func, select, update
 import pytest
 
 from dispatcher.lib import store
 from dispatcher.lib.actions.method import register_method
+from dispatcher.lib.datastore import RunFilter
 from dispatcher.lib.timespec.budget import Budget
 from dispatcher.lib.timespec import FOLLOW_STEPS
 
@@ -316,3 +319,76 @@ def test_a_job_whose_time_passed_while_paused_is_not_resumed(make_app, admin):
     rescheduled = client.patch(f"/api/v1/jobs/{job['id']}", json={"paused": False, "schedule": {"at": at(60)}},
                                headers=admin)
     assert rescheduled.status_code == 200 and rescheduled.json["next_run_at"] is not None
+
+
+EVERY_ACCOUNT = SimpleNamespace(account_id=None, is_admin=True)
+
+
+def run_of(app, job_id):
+    """The one run of a job, read from the store with its holder (None until it is claimed)."""
+    rows, _ = app.extensions["orchestrator.datastore"].list_runs(EVERY_ACCOUNT, RunFilter(job_id=job_id), 10, 0)
+    assert len(rows) <= 1, rows
+    return rows[0] if rows else None
+
+
+def claimed_ahead(make_app, admin, tag, due_in, **settings):
+    """A scheduler claiming far ahead, and a one-off job (its tag made unique) that it has
+    claimed ahead as Running."""
+    tag = f"{tag}-{uuid.uuid4().hex[:8]}"
+    app = make_app(SCHEDULER_ENABLED=True, SCHEDULER_LEASE_SECONDS=2, SCHEDULER_LOOKAHEAD=due_in + 5, **settings)
+    scheduler = app.extensions["orchestrator.scheduler"]
+    wait_for(lambda: scheduler.is_leader)
+    job = app.test_client().post("/api/v1/jobs", json=method_job(tag, {"at": at(due_in), "tolerance": 30}),
+                                 headers=admin).json
+    run = wait_for(lambda: run_of(app, job["id"]))
+    assert (run["status"], run["holder"]) == ("Running", scheduler.holder)
+    assert run["started_at"] == run["scheduled_for"]      # its planned start, until it starts
+    return app, scheduler, job, run, tag
+
+
+def calls_of(tag):
+    with CALLS_LOCK:
+        return [call for call in CALLS if call[0] == tag]
+
+
+def finished(app, run_id):
+    headers = {"Authorization": f"Bearer {app.config['ORCHESTRATOR_ADMIN_KEY']}"}
+    detail = app.test_client().get(f"/api/v1/runs/{run_id}", headers=headers).json
+    return detail if detail["status"] == "Completed" else None
+
+
+def test_a_run_claimed_ahead_starts_at_its_time_and_records_when(make_app, admin):
+    app, scheduler, job, run, tag = claimed_ahead(make_app, admin, "ahead", 2)
+    detail = wait_for(lambda: finished(app, run["id"]))
+    assert [e["status"] for e in detail["events"]] == ["Submitted", "Running", "Completed"]
+    stamp = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
+    assert stamp(detail["started_at"]) >= stamp(detail["scheduled_for"])     # not before its time
+    assert detail["events"][1]["at"] == detail["started_at"]
+    assert len(calls_of(tag)) == 1
+
+
+def test_a_stopping_scheduler_gives_its_runs_claimed_ahead_to_the_next(make_app, admin):
+    app, scheduler, job, run, tag = claimed_ahead(make_app, admin, "handed-over", 4)
+    scheduler.stop()
+    given_back = run_of(app, job["id"])
+    assert (given_back["status"], given_back["holder"], given_back["started_at"]) == ("Submitted", None, None)
+    successor = make_app(SCHEDULER_ENABLED=True, SCHEDULER_LEASE_SECONDS=2)
+    detail = wait_for(lambda: finished(successor, run["id"]))
+    assert [e["status"] for e in detail["events"]] == ["Submitted", "Running", "Completed"]
+    assert len(calls_of(tag)) == 1
+
+
+def test_a_dead_schedulers_runs_claimed_ahead_run_once_through_the_next(make_app, admin):
+    """Killed without a word (its threads stopped, nothing given back, the lease kept): the next
+    scheduler, once it holds the lease, finds the run still to come and starts it when due."""
+    app, scheduler, job, run, tag = claimed_ahead(make_app, admin, "orphan", 7)
+    scheduler._stop.set()
+    with scheduler._ahead_changed:
+        scheduler._ahead_changed.notify()
+    scheduler._wake.set()
+    scheduler._thread.join(timeout=10)
+    scheduler._starter.join(timeout=10)
+    successor = make_app(SCHEDULER_ENABLED=True, SCHEDULER_LEASE_SECONDS=2)
+    detail = wait_for(lambda: finished(successor, run["id"]), timeout=20)
+    assert [e["status"] for e in detail["events"]] == ["Submitted", "Running", "Completed"]
+    assert len(calls_of(tag)) == 1

@@ -1,5 +1,6 @@
 """Executing one run: its action's attempts, given the world a run sees; the same wherever it
-executes (a thread of the scheduler's pool, or a Celery worker).
+executes (a thread of the scheduler's pool, or a Celery worker). :func:`prepare` does the work
+that needs no waiting (loading the action, building its context) ahead of the run's time.
 
 Retries. A job's ``retry`` (``attempts`` after the first, ``backoff``, ``factor``,
 ``max_backoff``, ``on``) runs a failed attempt again after ``backoff`` × ``factor`` **
@@ -18,6 +19,7 @@ killed, so it is told (``context.cancelled`` is set, for methods that look) and 
 overrunning until it returns (:func:`overrunning`); whatever it returns then is discarded.
 """
 from dataclasses import replace
+from functools import partial
 import contextvars
 import email.utils
 import json
@@ -45,24 +47,43 @@ def overrunning():
         return len(_overrunning)
 
 
+def prepare(run, context_factory, record_events=None, sleep=time.sleep):
+    """``run`` (a run row) ready to start: a callable returning ``(status, result, error)`` that
+    never raises, with the job's retries and timeout. Loading the action and building its
+    context happen here, so a scheduler can do them before the run's time comes.
+    ``record_events(events)`` records each attempt's events as they happen
+    (``[(status, at, message)]``)."""
+    try:
+        action = json.loads(run["action"])
+        plugin = get_action(action["type"])(action)
+        context = context_factory(run)
+    except Exception as exc:
+        outcome = _failure(run, exc)[:3]
+        return lambda: outcome
+    return partial(_execute, run, plugin, context, record_events, sleep)
+
+
 def execute(run, context_factory, record_events=None, sleep=time.sleep):
     """Run the action of ``run`` (a run row), with its retries and timeout; returns
-    ``(status, result, error)`` and never raises. ``record_events(events)`` records each
-    attempt's events as they happen (``[(status, at, message)]``)."""
+    ``(status, result, error)`` and never raises."""
+    return prepare(run, context_factory, record_events, sleep)()
+
+
+def _execute(run, plugin, context, record_events, sleep):
     with logs.run_scope(run):
-        return _execute(run, context_factory, record_events, sleep)
+        return _attempts(run, plugin, context, record_events, sleep)
 
 
-def _execute(run, context_factory, record_events, sleep):
+def _attempts(run, plugin, context, record_events, sleep):
     options = json.loads(run.get("options") or "{}")
     retry = options.get("retry") or {}
     attempts = 1 + int(retry.get("attempts") or 0)
     timeout = options.get("timeout")
-    context = context_factory(run)
     for attempt in range(1, attempts + 1):
         if attempt > 1 and record_events is not None:
             record_events([(RUNNING, time.time(), f"attempt {attempt} of {attempts}")])
-        status, result, error, failure = _attempt(run, replace(context, cancelled=threading.Event()), timeout)
+        status, result, error, failure = _attempt(run, plugin, replace(context, cancelled=threading.Event()),
+                                                  timeout)
         if status == COMPLETED or attempt == attempts or not _retried(failure, result, retry.get("on") or ["failure"]):
             return status, result, error
         wait = _backoff(retry, attempt, result)
@@ -73,15 +94,15 @@ def _execute(run, context_factory, record_events, sleep):
     raise AssertionError("unreachable: the last attempt returns")
 
 
-def _attempt(run, context, timeout):
+def _attempt(run, plugin, context, timeout):
     """One attempt: ``(status, result, error, failure kind)``."""
     if not timeout:
-        return _call(run, context)
+        return _call(run, plugin, context)
     outcome, done = [], threading.Event()
     key = (run["id"], object())
 
     def work():
-        outcome.append(_call(run, context))
+        outcome.append(_call(run, plugin, context))
         done.set()
         with _overrunning_lock:
             late = key in _overrunning
@@ -106,18 +127,21 @@ def _attempt(run, context, timeout):
     return FAILED, None, f"timed out after {timeout:g} s", "timeout"
 
 
-def _call(run, context):
+def _call(run, plugin, context):
     try:
-        action = json.loads(run["action"])
-        plugin = get_action(action["type"])(action)
         return COMPLETED, plugin.run(context), None, None
-    except ActionFailed as exc:
-        return FAILED, exc.result, exc.message, exc.kind
-    except DispatcherError as exc:
-        return FAILED, None, exc.message, None
     except Exception as exc:
-        log.exception("run %s of job %s failed unexpectedly", run["id"], run["job_id"])
-        return FAILED, None, f"internal error: {type(exc).__name__}", None
+        return _failure(run, exc)
+
+
+def _failure(run, exc):
+    """``(status, result, error, failure kind)`` of an attempt that raised ``exc``."""
+    if isinstance(exc, ActionFailed):
+        return FAILED, exc.result, exc.message, exc.kind
+    if isinstance(exc, DispatcherError):
+        return FAILED, None, exc.message, None
+    log.error("run %s of job %s failed unexpectedly", run["id"], run["job_id"], exc_info=exc)
+    return FAILED, None, f"internal error: {type(exc).__name__}", None
 
 
 def _retried(kind, result, rules):

@@ -9,11 +9,16 @@ within that):
    (job, scheduled time), inserted with ON CONFLICT DO NOTHING on that unique pair, so even
    two schedulers that both believe they are active cannot run one occurrence twice; the
    job's next fire time is moved on in the same transaction (a one-off job leaves the
-   schedule). Claiming ahead leaves only a small write to do when a thousand runs fall due in
-   the same second;
-2. moves the runs that are due from Submitted to Running and hands them to the executor, or
-   records them Missed when they can no longer start within the job's tolerance, or when the
-   previous run of a non-overlapping job is still going.
+   schedule). With the local executor an occurrence claimed ahead is inserted straight as
+   Running, held by this scheduler, with its planned start, and its action is made ready;
+   a thread of its own (the starter) hands it to the executor at that time, with no write at
+   all: when a thousand runs fall due in the same second, nothing stands between their time
+   and their start. The actual start times are written with the next batch of outcomes;
+2. moves the other runs that are due (claimed ahead while the previous run of their job was
+   going, handed to Celery, requested through the API, left by a previous scheduler) from
+   Submitted to Running and hands them to the executor, or records them Missed when they can
+   no longer start within the job's tolerance, or when the previous run of a non-overlapping
+   job is still going.
 
 Catching up, as cron does: when several occurrences of one job are owed at once, because the
 scheduler was down (or no scheduler held the lease) or its loop fell behind, only the latest
@@ -29,10 +34,15 @@ loop, the overlap policy and the hand-off to the executor. Finished runs go thro
 A run executing is held by this scheduler (its ``holder``), which says it is alive at every
 renewal of its lease. The active scheduler fails as ``interrupted`` the runs of holders that
 stopped saying so for ``SCHEDULER_LEASE_SECONDS``: at once when it takes over, then at every
-lease period.
+lease period. A run claimed ahead whose planned start is still to come never started: it goes
+back to Submitted instead, and the active scheduler starts it when due. A scheduler that loses
+the lease, or stops, gives back the runs it claimed ahead in the same way; and it starts one
+only while its lease is still valid, so that the runs it gave back (or that were taken from it
+as silent) are never started twice.
 """
 from collections import defaultdict, deque
 from datetime import datetime, timezone
+import gc
 import heapq
 import json
 import logging
@@ -47,7 +57,7 @@ from dispatcher.lib.actions import get_action, known_aliases
 from dispatcher.lib.actions.method import plugin_methods
 from dispatcher.lib.jobs import MISSED, RUNNING, SUBMITTED, iso
 from dispatcher.lib.recorder import RunRecorder
-from dispatcher.lib.runner import execute
+from dispatcher.lib.runner import execute, prepare
 from dispatcher.lib.timespec import FOLLOW_STEPS, schedule_from_stored
 
 log = logging.getLogger(__name__)
@@ -82,7 +92,11 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread = None
         self._lock = threading.Lock()
-        self._pending = []                     # heap of (scheduled for, run id, run) claimed ahead
+        self._pending = []                     # heap of (scheduled for, run id, run) claimed ahead, Submitted
+        self._ahead = []                       # heap of (scheduled for, run id, run, ready) claimed ahead, Running
+        self._ahead_changed = threading.Condition()
+        self._starter = None
+        self._claimed_ahead = []               # this tick's claims ahead, until its transaction commits
         self._queued = set()                   # run ids waiting for the previous run of their job
         self._active = defaultdict(int)        # job id -> runs executing now
         self._waiting = defaultdict(deque)     # job id -> runs queued behind a running one
@@ -97,14 +111,21 @@ class Scheduler:
         self._warm_up()
         self._thread = threading.Thread(target=self._loop, name="orchestrator-scheduler", daemon=True)
         self._thread.start()
+        if not self.remote:
+            self._starter = threading.Thread(target=self._start_ahead, name="orchestrator-starter", daemon=True)
+            self._starter.start()
 
     def stop(self, wait=True):
         if self._stop.is_set():
             return  # stopped already (by its owner, then again at exit)
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        with self._ahead_changed:
+            self._ahead_changed.notify()
+        for thread in (self._thread, self._starter):
+            if thread is not None:
+                thread.join(timeout=10)
+        self._give_back()
         self.executor.shutdown(wait=wait)
         with self.datastore.transaction() as tx:
             self.recorder.write(tx, self.recorder.drain(limit=10**9))
@@ -117,9 +138,12 @@ class Scheduler:
         for alias in known_aliases():
             get_action(alias)
         plugin_methods()
-        if not self.remote:
-            for _ in range(self.workers):
-                self.executor.submit(time.sleep, 0)
+        self.executor.start()
+        # What start-up made (modules, the application) lives as long as the process: keep it
+        # out of the collector's full passes, which otherwise stop every thread for tens of
+        # milliseconds, whenever they come, a burst of due runs included.
+        gc.collect()
+        gc.freeze()
 
     def wake(self):
         """Look at the store now rather than at the next tick (a job changed in this process)."""
@@ -156,6 +180,7 @@ class Scheduler:
         self._leader, self._lease_until = taken, now + self.lease_seconds if taken else 0.0
         if not taken:
             self._pending.clear()  # claimed ahead but not ours to start: the new holder finds them
+            self._give_back()
             return False
         self.datastore.heartbeat(self.holder, now)  # the runs this scheduler holds are alive
         if became:
@@ -187,12 +212,19 @@ class Scheduler:
             start = self._dispatch(tx, now)
         self._submit(start)
         now = time.time()
-        with self.datastore.transaction() as tx:
-            start = self._claim_due(tx, now)
-            if now >= self._next_purge:
-                tx.purge_runs(now - self.retention)
-                self._next_purge = now + 60
-            upcoming = tx.next_fire_time()
+        self._claimed_ahead = []
+        try:
+            with self.datastore.transaction() as tx:
+                start = self._claim_due(tx, now)
+                if now >= self._next_purge:
+                    tx.purge_runs(now - self.retention)
+                    self._next_purge = now + 60
+                upcoming = tx.next_fire_time()
+        except Exception:
+            for _, _, run, _ in self._claimed_ahead:  # not claimed after all
+                self._release(run["job_id"])
+            raise
+        self._hand_to_starter(self._claimed_ahead)
         self._submit(start)
         wake = [time.time() + self.poll]
         if upcoming is not None:
@@ -203,11 +235,52 @@ class Scheduler:
 
     def _submit(self, runs):
         if self.remote:
-            for run in runs:
-                self.executor.send(run)
+            self.executor.send_many(runs)
             return
-        for run in runs:
-            self.executor.submit(self._execute, run)
+        self.executor.submit_many([(self._execute, (run,)) for run in runs])
+
+    # -- runs claimed ahead -----------------------------------------------------------
+    def _start_ahead(self):
+        """The starter: hands each run claimed ahead to the executor at its planned time."""
+        while True:
+            with self._ahead_changed:
+                while not self._stop.is_set():
+                    now = time.time()
+                    if self._ahead and self._ahead[0][0] <= now and now < self._lease_until:
+                        break
+                    # Past the lease (not renewed yet, or lost): wait for the loop to decide.
+                    delay = self.poll if not self._ahead or now >= self._lease_until else self._ahead[0][0] - now
+                    self._ahead_changed.wait(delay)
+                if self._stop.is_set():
+                    return
+                # Under the lock, the lease checked just now: a run given back (the lease lost,
+                # see _give_back) is never started here as well.
+                due = []
+                while self._ahead and self._ahead[0][0] <= now:
+                    due.append(heapq.heappop(self._ahead))
+                calls = []
+                for _, _, run, ready in due:
+                    if now > run["deadline"]:  # the process stalled past the tolerance
+                        self.recorder.finish(run, MISSED, now, error=(
+                            f"missed: not started within the tolerance ({now - run['scheduled_for']:.3f} s late, "
+                            f"tolerance {run['deadline'] - run['scheduled_for']:g} s)"))
+                        self._release(run["job_id"])
+                    else:
+                        calls.append((self._execute_ready, (run, ready)))
+                self.executor.submit_many(calls)
+
+    def _give_back(self):
+        """Give the runs claimed ahead and not started back to the store, as Submitted."""
+        with self._ahead_changed:
+            ahead, self._ahead = self._ahead, []
+        if not ahead:
+            return
+        for _, _, run, _ in ahead:
+            self._release(run["job_id"])
+        try:
+            self.datastore.release_runs(self.holder, [entry[1] for entry in ahead])
+        except Exception:  # the store is down: they go back to Submitted when this holder is reaped
+            log.exception("could not give back %d runs claimed ahead", len(ahead))
 
     def _schedule(self, job):
         cached = self._schedules.get(job["id"])
@@ -245,8 +318,8 @@ class Scheduler:
                 owed = [when for when in occurrences if when <= now and when + tolerance >= now]
                 coalesced = set(owed[:-1])     # owed at once: the scheduler was down or behind
                 for when in occurrences:
-                    if when > now:   # claimed ahead: started by _dispatch when it falls due
-                        status, error = SUBMITTED, None
+                    if when > now:   # claimed ahead: started by the starter, or _dispatch, when due
+                        status, error = self._decide_ahead(job["id"], job["overlap"]), None
                     elif when in coalesced:
                         status, error = MISSED, (f"missed: the scheduler was down or behind; coalesced into the "
                                                  f"occurrence of {iso(owed[-1])}")
@@ -257,7 +330,7 @@ class Scheduler:
                                  "scheduled_for": when, "deadline": when + tolerance, "action": job["action"],
                                  "options": job["options"],
                                  "overlap": job["overlap"], "status": status, "submitted_at": now,
-                                 "started_at": now if status == RUNNING else None,
+                                 "started_at": max(now, when) if status == RUNNING else None,
                                  "finished_at": now if status == MISSED else None, "error": error,
                                  "holder": self.holder if status == RUNNING else None})
                     if status == QUEUED:
@@ -274,11 +347,14 @@ class Scheduler:
                 else:
                     moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": nxt,
                                   "claimed": len(occurrences)})
-        start = []
+        start, ahead = [], []
         claimed = tx.add_runs(rows, now)
         for row in rows:
             if row["id"] in claimed:
-                if row["status"] == RUNNING or (self.remote and row["holder"] == self._token):
+                if row["status"] == RUNNING and row["scheduled_for"] > now:
+                    ahead.append((row["scheduled_for"], row["id"], row,
+                                  prepare(row, self.context_factory, record_events=self._recording(row))))
+                elif row["status"] == RUNNING or (self.remote and row["holder"] == self._token):
                     start.append(row)
                 elif row["scheduled_for"] > now:
                     heapq.heappush(self._pending, (row["scheduled_for"], row["id"], row))
@@ -286,7 +362,25 @@ class Scheduler:
                 self._release(row["job_id"])  # another scheduler claimed this occurrence
         tx.move_jobs(moves)
         tx.drop_jobs(drops)
+        self._claimed_ahead = ahead   # handed to the starter once the claim has committed
         return start
+
+    def _hand_to_starter(self, ahead):
+        if not ahead:
+            return
+        with self._ahead_changed:
+            for entry in ahead:
+                heapq.heappush(self._ahead, entry)
+            self._ahead_changed.notify()
+
+    def _decide_ahead(self, job_id, overlap):
+        """Running (claimed ahead, counted as running) for an occurrence the local executor can
+        start at its time whatever happens until then; Submitted, decided when it falls due,
+        when the job has a run going that it may have to wait for or skip. Under ``_lock``."""
+        if self.remote or self._starter is None or (self._active[job_id] > 0 and overlap != "allow"):
+            return SUBMITTED
+        self._active[job_id] += 1
+        return RUNNING
 
     def _decide(self, job_id, overlap, late, lateness, tolerance):
         """(status, error) for an occurrence about to start; counts it as running. Under ``_lock``."""
@@ -389,9 +483,19 @@ class Scheduler:
         self._queued.discard(run["id"])
         return moved is not None
 
+    def _execute_ready(self, run, ready):
+        """Execute a run claimed ahead, its action made ready; its start is written later."""
+        self.recorder.started(run, time.time())
+        self._finish(run, *ready())
+
     def _execute(self, run):
-        status, result, error = execute(run, self.context_factory,
-                                        record_events=lambda events: self.datastore.record_events(run, events))
+        self._finish(run, *execute(run, self.context_factory, record_events=self._recording(run)))
+
+    def _recording(self, run):
+        """Records the events of ``run``'s attempts as they happen."""
+        return lambda events: self.datastore.record_events(run, events)
+
+    def _finish(self, run, status, result, error):
         self.recorder.finish(run, status, time.time(), result=result, error=error)
         follower = None
         with self._lock:

@@ -201,19 +201,32 @@ class _GuardedConnection:
         raise failure
 
 
+class _BoundedWait:
+    """Mixin for urllib3 pools: a request waits for a free connection of a full pool no longer
+    than its connect timeout (urllib3 would wait for ever), then raises ``EmptyPoolError``."""
+
+    def urlopen(self, method, url, *args, **kwargs):
+        if kwargs.get("pool_timeout") is None:
+            timeout = getattr(kwargs.get("timeout"), "connect_timeout", None)
+            kwargs["pool_timeout"] = timeout if isinstance(timeout, (int, float)) else 10.0
+        return super().urlopen(method, url, *args, **kwargs)
+
+
 def guarded_pool_classes(policy):
     """urllib3 pool classes, by scheme, whose connections obey ``policy``."""
     http = type("GuardedHTTPConnection", (_GuardedConnection, HTTPConnection), {"policy": policy})
     https = type("GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), {"policy": policy})
-    return {"http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
-            "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https})}
+    return {"http": type("GuardedHTTPConnectionPool", (_BoundedWait, HTTPConnectionPool), {"ConnectionCls": http}),
+            "https": type("GuardedHTTPSConnectionPool", (_BoundedWait, HTTPSConnectionPool),
+                          {"ConnectionCls": https})}
 
 
 class GuardedAdapter(HTTPAdapter):
     """A requests transport adapter that connects only where ``policy`` permits; no retries.
 
-    Mount it on a session whose ``trust_env`` is off: through a proxy, the peer we would judge
-    is the proxy, not the target.
+    Mount it on a session whose ``trust_env`` is off, or send through it directly: through a
+    proxy, the peer we would judge is the proxy, not the target. Kept connections are reused
+    only through the adapter that opened (and checked) them.
     """
 
     def __init__(self, policy, **kwargs):

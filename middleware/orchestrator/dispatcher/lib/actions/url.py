@@ -7,13 +7,24 @@ and length, and the first 64 KiB of its body (after content decoding) as text, w
 ``truncated`` saying whether there was more. Where it may connect is
 :class:`~dispatcher.lib.actions.network.NetworkPolicy`'s call, checked when the job is validated
 (literal addresses, and host names that resolve then) and again on every connection it makes.
+
+Connections are kept alive and reused, per target host, by every run of the process: web cron
+calls the same few hosts over and over, and a new TCP (and TLS) connection per call costs the
+target more than the call. Each host has at most ``URL_POOL_CONNECTIONS_PER_HOST`` connections
+open at once (a run waits, within its timeout, for one to be free), and the connections of at
+most ``URL_POOL_HOSTS`` hosts are kept. A connection is checked against the policy when it is
+opened, and only runs under that same policy reuse it. Runs share no cookies, credentials or
+proxy settings: each request is prepared afresh, only the connections are shared.
 """
 import codecs
+import threading
 import time
 from urllib.parse import urljoin, urlsplit
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 import requests
+from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import EmptyPoolError
 
 from dispatcher import settings as defaults
 from dispatcher.lib.actions.base import Action, ActionFailed, invalid, load_params
@@ -27,6 +38,36 @@ RECORDED_HEADERS = ("content-type", "content-length", "retry-after")
 USER_AGENT = "Orchestrator-url-action/1"
 _HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}\Z"
 _CROSS_ORIGIN_DROP = {"authorization", "cookie", "proxy-authorization"}
+# What a requests session would send, less what it would take from the environment.
+DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", "Accept": "*/*",
+                   "Connection": "keep-alive"}
+
+_transports = {}
+_transports_lock = threading.Lock()
+
+
+def transport(settings):
+    """The connection pools of this process for the network policy of ``settings``."""
+    # Keyed by the settings as written: parsing the policy's networks costs more than a call.
+    key = tuple(_frozen(settings.get(name)) for name in _TRANSPORT_SETTINGS)
+    adapter = _transports.get(key)
+    if adapter is None:
+        with _transports_lock:
+            adapter = _transports.get(key)
+            if adapter is None:
+                hosts = int(settings.get("URL_POOL_HOSTS", defaults.URL_POOL_HOSTS))
+                per_host = int(settings.get("URL_POOL_CONNECTIONS_PER_HOST", defaults.URL_POOL_CONNECTIONS_PER_HOST))
+                adapter = _transports[key] = GuardedAdapter(NetworkPolicy.from_settings(settings),
+                                                            pool_connections=hosts, pool_maxsize=per_host,
+                                                            pool_block=True)
+    return adapter
+
+
+_TRANSPORT_SETTINGS = ("URL_DENY_NETWORKS", "URL_ALLOW_NETWORKS", "URL_POOL_HOSTS", "URL_POOL_CONNECTIONS_PER_HOST")
+
+
+def _frozen(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 def check_url(value):
@@ -108,11 +149,12 @@ class UrlAction(Action):
 
     def run(self, context):
         p = self.params
-        policy = NetworkPolicy.from_settings(context.settings)
+        adapter = transport(context.settings)
         started = time.monotonic()
         deadline = started + p["timeout"]
         url, method, body = p["url"], p["method"], p["body"]
-        headers = {"User-Agent": USER_AGENT, **p["headers"]}
+        headers = CaseInsensitiveDict(DEFAULT_HEADERS)
+        headers.update(p["headers"])
         result = {"url": url, "final_url": url, "method": method, "status": None, "address": None,
                   "latency_ms": None, "duration_ms": None, "headers": {}, "body": None,
                   "body_bytes": 0, "truncated": False, "redirects": []}
@@ -121,54 +163,53 @@ class UrlAction(Action):
             result["duration_ms"] = _ms(started)
             return ActionFailed(message, result, kind)
 
-        with requests.Session() as session:
-            # No proxies or .netrc from the environment: the policy must judge the real peer.
-            session.trust_env = False
-            adapter = GuardedAdapter(policy)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise fail(f"{method} {url} timed out after {p['timeout']:g} s", "timeout")
-                try:
-                    prepared = session.prepare_request(requests.Request(method, url, headers=headers, **_body(body)))
-                    response = session.send(prepared, allow_redirects=False, stream=True,
-                                            timeout=(remaining, remaining))
-                except AddressRefused as exc:
-                    raise fail(f"refused to connect to {url}: {exc}") from None
-                except requests.Timeout:
-                    raise fail(f"{method} {url} timed out after {p['timeout']:g} s", "timeout") from None
-                except (requests.RequestException, ValueError) as exc:
-                    raise fail(f"{method} {url} failed: {_reason(exc)}", "connection") from None
-                result.update(final_url=url, status=response.status_code,
-                              address=getattr(getattr(response.raw, "connection", None), "peer_address", None))
-                location = response.headers.get("Location")
-                if not (p["follow_redirects"] and response.is_redirect and location):
-                    break
-                response.close()
-                if len(result["redirects"]) >= MAX_REDIRECTS:
-                    raise fail(f"{p['url']} redirected more than {MAX_REDIRECTS} times")
-                result["redirects"].append({"url": url, "status": response.status_code})
-                next_url = urljoin(url, location)
-                try:
-                    check_url(next_url)
-                except ValidationError as exc:
-                    raise fail(f"{url} redirected to {next_url!r}: {exc.messages[0]}") from None
-                method, body, headers = _redirected(response.status_code, method, body, headers, url, next_url)
-                url = next_url
-
-            result["latency_ms"] = _ms(started)
-            result["headers"] = {k: response.headers[k] for k in RECORDED_HEADERS if k in response.headers}
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise fail(f"{method} {url} timed out after {p['timeout']:g} s", "timeout")
             try:
-                data = b"" if method == "HEAD" else _read_capped(response, deadline)
-            except TimeoutError:
-                raise fail(f"{method} {url} timed out after {p['timeout']:g} s while reading the body",
-                           "timeout") from None
-            except requests.RequestException as exc:
-                raise fail(f"{method} {url}: reading the body failed: {_reason(exc)}", "connection") from None
-            finally:
-                response.close()
+                # Prepared on its own, not by a session: no cookies or settings from other runs.
+                prepared = requests.Request(method, url, headers=dict(headers), **_body(body)).prepare()
+                response = adapter.send(prepared, stream=True, timeout=(remaining, remaining))
+            except AddressRefused as exc:
+                raise fail(f"refused to connect to {url}: {exc}") from None
+            except requests.Timeout:
+                raise fail(f"{method} {url} timed out after {p['timeout']:g} s", "timeout") from None
+            except EmptyPoolError:
+                raise fail(f"{method} {url}: no connection to its host became free within {p['timeout']:g} s",
+                           "connection") from None
+            except (requests.RequestException, ValueError) as exc:
+                raise fail(f"{method} {url} failed: {_reason(exc)}", "connection") from None
+            result.update(final_url=url, status=response.status_code,
+                          address=getattr(getattr(response.raw, "connection", None), "peer_address", None))
+            location = response.headers.get("Location")
+            if not (p["follow_redirects"] and response.is_redirect and location):
+                break
+            response.close()
+            if len(result["redirects"]) >= MAX_REDIRECTS:
+                raise fail(f"{p['url']} redirected more than {MAX_REDIRECTS} times")
+            result["redirects"].append({"url": url, "status": response.status_code})
+            next_url = urljoin(url, location)
+            try:
+                check_url(next_url)
+            except ValidationError as exc:
+                raise fail(f"{url} redirected to {next_url!r}: {exc.messages[0]}") from None
+            method, body, headers = _redirected(response.status_code, method, body, headers, url, next_url)
+            url = next_url
+
+        result["latency_ms"] = _ms(started)
+        result["headers"] = {k: response.headers[k] for k in RECORDED_HEADERS if k in response.headers}
+        try:
+            # Read to its end (a HEAD's is empty), the connection goes back to the pool; a body
+            # cut short closes it.
+            data = _read_capped(response, deadline)
+        except TimeoutError:
+            raise fail(f"{method} {url} timed out after {p['timeout']:g} s while reading the body",
+                       "timeout") from None
+        except requests.RequestException as exc:
+            raise fail(f"{method} {url}: reading the body failed: {_reason(exc)}", "connection") from None
+        finally:
+            response.close()
         kept = data[:BODY_LIMIT]
         result.update(body=kept.decode(_charset(response.headers.get("Content-Type", "")), errors="replace"),
                       body_bytes=len(kept), truncated=len(data) > BODY_LIMIT, duration_ms=_ms(started))
@@ -191,10 +232,11 @@ def _redirected(status, method, body, headers, url, next_url):
     """Method, body and headers for the next hop, as browsers and requests do it."""
     if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
         method, body = "GET", None
-        headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+        headers = CaseInsensitiveDict({k: v for k, v in headers.items()
+                                       if k.lower() not in ("content-type", "content-length")})
     old, new = urlsplit(url), urlsplit(next_url)
     if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
-        headers = {k: v for k, v in headers.items() if k.lower() not in _CROSS_ORIGIN_DROP}
+        headers = CaseInsensitiveDict({k: v for k, v in headers.items() if k.lower() not in _CROSS_ORIGIN_DROP})
     return method, body, headers
 
 

@@ -46,7 +46,11 @@ class Transaction(ABC):
     @abstractmethod
     def add_runs(self, runs, now):
         """Insert claimed occurrences; a (job, scheduled time) already claimed is skipped, not an
-        error. Records each inserted run's events; returns the ids inserted."""
+        error. Records each inserted run's events; returns the ids inserted.
+
+        A run inserted Running with a ``started_at`` still ahead of ``now`` is claimed ahead by
+        its holder, which starts it at that planned time: its Running event is recorded by
+        :meth:`record_starts` once it has actually started."""
 
     @abstractmethod
     def move_jobs(self, moves):
@@ -76,6 +80,11 @@ class Transaction(ABC):
         """``[(run, status, message)]``: move each run out of Submitted (to Running or Missed),
         only if it is still Submitted, the Running ones held by ``holder``; records the
         events; returns the ids moved."""
+
+    @abstractmethod
+    def record_starts(self, starts):
+        """``[(run, at)]``: runs claimed ahead began at ``at``: set their start, if they are still
+        Running, and record their Running events."""
 
     @abstractmethod
     def finish_runs(self, outcomes):
@@ -169,14 +178,20 @@ class DataStore(ABC):
         """``(runs, total)`` matching ``filters`` (a :class:`RunFilter`), newest first."""
 
     @abstractmethod
+    def run_totals(self, scope, filters):
+        """What the runs matching ``filters`` add up to: ``{"runs", "by_status": {status:
+        count}, "first_started", "last_started", "last_finished"}`` (times None when none)."""
+
+    @abstractmethod
     def runs_of_job(self, scope, job_id, limit, offset):
         """``(runs, total)`` of one job, newest first; :class:`NotFound` when neither the job
         nor any run of it is the caller's."""
 
     @abstractmethod
-    def start_run(self, run_id, now, message=None, holder=None):
-        """Move one run from Submitted to Running, only if it still is Submitted; ``holder``
-        names who runs it. Returns the run, or None when someone else moved it first."""
+    def start_run(self, run_id, now, message=None, holder=None, in_time=False):
+        """Move one run from Submitted to Running, only if it still is Submitted (and, with
+        ``in_time``, its deadline has not passed); ``holder`` names who runs it. Returns the
+        run, or None when someone else moved it first (or it is late)."""
 
     def record_events(self, run, events):
         """Record events of one run as they happen: ``[(status, at, message)]``."""
@@ -193,6 +208,12 @@ class DataStore(ABC):
         deadline (a message lost with the scheduler that sent it); returns the ids."""
 
     @abstractmethod
+    def release_runs(self, holder, run_ids):
+        """Give back runs ``holder`` claimed ahead as Running and did not start (it lost the
+        lease, or stops): they are Submitted again, for the active scheduler to start when
+        due. Returns the ids given back."""
+
+    @abstractmethod
     def heartbeat(self, holder, now):
         """Say that ``holder`` (a worker) is alive and still running its runs."""
 
@@ -201,7 +222,11 @@ class DataStore(ABC):
         """Record Failed ("interrupted") the Running runs whose holder is gone: with
         ``holders``, those held by one of them; otherwise those whose holder's last heartbeat
         is older than ``grace`` seconds, but never those of ``keep`` (the caller). Returns
-        the ids."""
+        the ids.
+
+        A run of such a holder claimed ahead, whose planned start is still after ``now``,
+        never started: it is Submitted again (and not returned), for the active scheduler to
+        start when due."""
 
     # -- failures in a row and notifications ------------------------------------------
     @abstractmethod
