@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := $(CURDIR)/.venv
 MIMIC_VENV := $(CURDIR)/.venv-mimic
 ORCH := middleware/orchestrator
+CLIENT := clients/python
 PIP := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check
 
 .PHONY: run test docs bench clean
@@ -14,8 +15,8 @@ $(VENV)/.run: $(VENV)/bin/python $(ORCH)/pyproject.toml
 	$(PIP) -e $(ORCH)
 	touch $@
 
-$(VENV)/.test: $(VENV)/.run $(ORCH)/tests/plugins/example_driver/pyproject.toml
-	$(PIP) -e '$(ORCH)[test,docs,bench]' $(ORCH)/tests/plugins/example_driver
+$(VENV)/.test: $(VENV)/.run $(ORCH)/tests/plugins/example_driver/pyproject.toml $(CLIENT)/pyproject.toml
+	$(PIP) -e '$(ORCH)[test,docs,bench]' $(ORCH)/tests/plugins/example_driver -e '$(CLIENT)[test]'
 	touch $@
 
 # mimic (Rackspace's API mock) lives in its own environment: it needs attrs 23.2.0 pinned.
@@ -29,6 +30,7 @@ run: $(VENV)/.run
 
 test: $(VENV)/.test $(MIMIC_VENV)/.installed
 	cd $(ORCH) && MIMIC_TWISTD=$(MIMIC_VENV)/bin/twistd $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	cd $(CLIENT) && $(VENV)/bin/python -m pytest
 
 docs: $(VENV)/.test
 	cd $(ORCH) && PATH=$(VENV)/bin:$$PATH ./make_mw_docs.sh
