@@ -115,9 +115,9 @@ def build_catalog(config):
         # "max_jobs": null is how the catalog says "no limit".
         metadata = {"displayName": name.replace("-", " ").replace("_", " ").title(),
                     "bullets": [describe(limit)], "max_jobs": limit}
+        free = is_free(name, plans[name], config["BROKER_FREE_PLANS"])
         service_plans.append(ServicePlan(id=plan_id(service_id, name), name=name, description=describe(limit),
-                                         metadata=metadata, free=is_free(name, plans[name], config["BROKER_FREE_PLANS"]),
-                                         schemas=schemas))
+                                         metadata=metadata, free=free, schemas=schemas))
     service = Service(
         id=service_id, name=config["BROKER_SERVICE_NAME"],
         description="Scheduled jobs, web cron and cloud nodes through Orchestrator's API: "
