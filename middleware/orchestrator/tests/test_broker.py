@@ -327,6 +327,13 @@ def test_the_version_header(platform, version, status):
         assert "X-Broker-API-Version" in answer.json["description"] or "version" in answer.json["description"]
 
 
+def test_the_request_identity_is_answered_back(platform):
+    answer = platform.call("GET", "/v2/catalog", headers={"X-Broker-API-Request-Identity": "req-42"})
+    assert answer.headers["X-Broker-API-Request-Identity"] == "req-42"
+    refused = platform.call("GET", "/v2/catalog", auth=None, headers={"X-Broker-API-Request-Identity": "req-43"})
+    assert refused.status_code == 401 and refused.headers["X-Broker-API-Request-Identity"] == "req-43"
+
+
 def test_the_broker_is_off_when_its_credentials_are_unset(make_app):
     client = make_app().test_client()
     for method, path in [("GET", "/v2/catalog"), ("PUT", "/v2/service_instances/i1"),

@@ -9,6 +9,7 @@ statuses (201, 200 for a repeat, 409, 410, 404, 400). Around it, ours:
   ``X-Broker-API-Version`` header: 400 without it or malformed, 412 below 2.13 (the spec's
   answers; openbrokerapi's own check answers 500 for a malformed one);
 - renders every error of these routes in the spec's shape ``{"error", "description"}``;
+- answers the platform's ``X-Broker-API-Request-Identity`` back;
 - is rate limited per broker credentials (one platform, one count), or per address for requests
   without valid ones, so the password cannot be guessed at the API's pace;
 - gives each route the docstring the documentation is built from.
@@ -97,6 +98,14 @@ def gate():
                                    f"missing: {', '.join(missing)}")
 
 
+def echo_request_identity(response):
+    """``after_request``: the platform's ``X-Broker-API-Request-Identity`` back, as the spec asks."""
+    value = request.headers.get("X-Broker-API-Request-Identity")
+    if value:
+        response.headers["X-Broker-API-Request-Identity"] = value[:200]
+    return response
+
+
 def rate_key():
     """What the broker routes' rate limit counts: the platform, when its credentials are right;
     else the client's address."""
@@ -137,6 +146,7 @@ def make_blueprint(broker):
     inner.register_error_handler(Exception, handle_error)
     outer = Blueprint(NAME, __name__)
     outer.before_request(gate)
+    outer.after_request(echo_request_identity)
     outer.register_blueprint(inner)
     return outer
 
