@@ -149,3 +149,21 @@ NOTIFY_TIMEOUT = 10.0
 # waiting; beyond that the oldest are dropped, counted and logged.
 NOTIFY_WORKERS = 4
 NOTIFY_BUFFER = 10_000
+
+# The Open Service Broker API (v2.13 to v2.17) under /v2/, for platforms (Cloud Foundry,
+# Kubernetes) that offer these plans in their marketplace: each service instance is an account,
+# each binding an API key. Off (404) unless both credentials are set; the platform sends them as
+# HTTP basic auth on every request. See docs/broker.rst.
+BROKER_USERNAME = ""
+BROKER_PASSWORD = ""
+# The service offering of the catalog. Platforms know instances by these ids: never change them
+# once a platform has registered the broker. Plan ids are derived from this id and the plan's name.
+BROKER_SERVICE_ID = "7044b22d-6c5e-4a88-9182-10be68abb411"
+BROKER_SERVICE_NAME = "orchestrator-jobs"
+# The plans of PLANS the catalog offers (None: all of them), and those it marks free (None: the
+# plans holding at most 10 jobs).
+BROKER_PLANS = None
+BROKER_FREE_PLANS = None
+# The URL a binding hands to applications, e.g. "https://orchestrator.example.com" (the API is
+# under /api/v1 there); empty: the URL the platform called the broker on.
+BROKER_API_URL = ""

@@ -91,6 +91,10 @@ def _secrets_of(app):
 def _clean_environment(monkeypatch):
     for name in ("ORCHESTRATOR_SETTINGS", "ORCHESTRATOR_ADMIN_KEY", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    yield
+    # Flask's CLI, run through click's runner, leaves this set; app.run() (make_mw_docs.sh's
+    # server, started by a later test) would then refuse to serve.
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
 
 
 POSTGRES_SERVER = os.environ.get("ORCHESTRATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")

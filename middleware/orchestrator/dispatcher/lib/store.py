@@ -164,6 +164,34 @@ rate_limits = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+# The Open Service Broker's instances (each an account) and bindings (each an API key of it).
+# Deleting the account, through the broker or the API, takes them with it.
+broker_instances = Table(
+    "broker_instances", metadata,
+    Column("id", String(255), primary_key=True),         # the platform's instance id
+    Column("account_id", String(32), ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("service_id", String(255), nullable=False),
+    Column("plan_id", String(255), nullable=False),
+    Column("parameters", Text, nullable=False),           # JSON, as provisioned and updated
+    Column("context", Text, nullable=True),               # JSON, the platform's context at provisioning
+    Column("origin_platform", String(64), nullable=True),  # X-Broker-API-Originating-Identity: who asked
+    Column("origin_identity", Text, nullable=True),        # its decoded value, JSON
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+broker_bindings = Table(
+    "broker_bindings", metadata,
+    Column("id", String(255), primary_key=True),          # the platform's binding id
+    Column("instance_id", String(255), ForeignKey("broker_instances.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("key_id", String(32), nullable=False),         # the API key it issued
+    Column("request", Text, nullable=False),              # JSON: what a repeated request must match
+    Column("origin_platform", String(64), nullable=True),
+    Column("origin_identity", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
 
 def insert_for(engine):
     """The dialect's INSERT, which has ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
