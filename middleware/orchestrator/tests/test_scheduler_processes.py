@@ -136,5 +136,7 @@ def test_scheduler_processes_take_over_from_each_other(tmp_path, target):
                                      "GROUP BY job_id, scheduled_for HAVING count(*) > 1")
     assert duplicates == []
     completed = store_rows(service, "SELECT count(*) FROM runs WHERE status = 'Completed'")[0][0]
-    assert target.hits["/tick"] == completed
+    interrupted = store_rows(service, "SELECT count(*) FROM runs WHERE error = 'interrupted'")[0][0]
+    # A hit per Completed run; the run the kill cut short may have hit before the process died.
+    assert completed <= target.hits["/tick"] <= completed + interrupted
     assert store_rows(service, "SELECT count(*) FROM runs WHERE status = 'Running'")[0][0] == 0

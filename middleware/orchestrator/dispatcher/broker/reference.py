@@ -8,10 +8,10 @@ route shares (basic auth, the version header, the error shape) is said once, in 
 _COMMON = """
     :reqheader Authorization: ``Basic`` with ``BROKER_USERNAME`` and ``BROKER_PASSWORD``
     :reqheader X-Broker-API-Version: ``2.13`` or later, e.g. ``2.17``
-    :statuscode 400: the version header is missing or malformed{more400}
+    :statuscode 400: the version header is malformed{more400}
     :statuscode 401: the credentials are missing or wrong
     :statuscode 404: the broker is off (``BROKER_USERNAME``/``BROKER_PASSWORD`` unset){more404}
-    :statuscode 412: the version header is older than 2.13
+    :statuscode 412: the version header is missing, or older than 2.13
 """
 
 

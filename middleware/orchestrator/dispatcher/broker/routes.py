@@ -6,8 +6,8 @@ statuses (201, 200 for a repeat, 409, 410, 404, 400). Around it, ours:
 - answers 404 for every ``/v2`` route while ``BROKER_USERNAME``/``BROKER_PASSWORD`` are unset,
   as if the routes did not exist;
 - checks the platform's basic-auth credentials (401) before anything else is read, then the
-  ``X-Broker-API-Version`` header: 400 without it or malformed, 412 below 2.13 (the spec's
-  answers; openbrokerapi's own check answers 500 for a malformed one);
+  ``X-Broker-API-Version`` header: 412 without it or below 2.13, 400 when it is not a version
+  (openbrokerapi's own check answers 500 for that);
 - renders every error of these routes in the spec's shape ``{"error", "description"}``;
 - answers the platform's ``X-Broker-API-Request-Identity`` back;
 - is rate limited per broker credentials (one platform, one count), or per address for requests
@@ -82,7 +82,8 @@ def gate():
                                  "send the broker's BROKER_USERNAME and BROKER_PASSWORD as HTTP basic auth")
     version = request.headers.get("X-Broker-API-Version")
     if not version:
-        raise BadBrokerRequest("the X-Broker-API-Version header is required")
+        raise UnsupportedVersion(f"the X-Broker-API-Version header is required: this broker speaks version "
+                                 f"{osb_settings.MIN_VERSION_STR} to 2.x of the Open Service Broker API")
     try:
         asked = version_tuple(version.strip())
     except ValueError:
