@@ -45,13 +45,13 @@ import random
 import socket
 import threading
 import time
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
 from dispatcher.errors import SettingsError
 from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, iso
-from dispatcher.lib.secrets import registry as secrets
+from dispatcher.lib.secrets import registry as secrets, shown_url
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +81,6 @@ def message_of(event):
     return {"state": state, "job_id": event["job_id"], "account_id": event["account_id"],
             "scheduled_for": iso(event["scheduled_for"]), "at": iso(event["at"]),
             "error": event["message"] if status in (FAILED, MISSED) else None}
-
-
-def shown_url(url):
-    """``url`` fit for a log line: the password replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(not shown: it may hold a password)"
-    if "@" not in parts.netloc:
-        return url
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    if ":" in userinfo:
-        userinfo = userinfo.split(":", 1)[0] + ":***"
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
 
 
 def check_settings(config):

@@ -8,11 +8,11 @@ whoever tries to create it.
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 import json
-from urllib.parse import urlsplit, urlunsplit
 import uuid
 
 from dispatcher.errors import NotFound, TooCostly, ValidationFailed
 from dispatcher.lib import store
+from dispatcher.lib.secrets import shown_url
 from dispatcher.lib.datastore import RunFilter
 from dispatcher.lib.timespec import MIN_TOLERANCE, check_fires, schedule_from_stored
 
@@ -48,20 +48,6 @@ def first_fire(schedule, now):
     since = now - schedule.tolerance if schedule.one_off else now
     when = schedule.next_after(datetime.fromtimestamp(since, timezone.utc))
     return None if when is None else when.timestamp()
-
-
-def shown_url(url):
-    """``url`` fit for an answer, a record or a log line: a password in it replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(not shown: it may hold a password)"
-    if "@" not in parts.netloc:
-        return url
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    if ":" in userinfo:
-        userinfo = userinfo.split(":", 1)[0] + ":***"
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
 
 
 def shown_notify(notify):

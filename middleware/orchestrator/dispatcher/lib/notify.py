@@ -46,10 +46,10 @@ from dispatcher.lib.channels import get_channel
 from dispatcher.lib.channels.base import DeliveryFailed
 from dispatcher.lib.channels.email import smtp_server
 from dispatcher.lib.channels.webhook import refusal
-from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, shown_url
+from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED
 from dispatcher.lib.notices import (Delivery, Notice, disable_after_of, disabled_reason, fold, message,
                                     notify_of)
-from dispatcher.lib.secrets import registry as secrets
+from dispatcher.lib.secrets import registry as secrets, shown_url
 
 log = logging.getLogger(__name__)
 

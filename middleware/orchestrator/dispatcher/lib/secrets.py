@@ -1,6 +1,7 @@
 """Secrets the process knows (cloud credentials, keys): redacted from text and log records."""
 import logging
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 MASK = "[redacted]"
 _MIN_LENGTH = 4  # shorter values would mask ordinary words
@@ -62,3 +63,17 @@ def install_log_filter():
 
     record_factory._redacting = True
     logging.setLogRecordFactory(record_factory)
+
+
+def shown_url(url):
+    """``url`` fit for an answer, a record or a log line: a password in it replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(not shown: it may hold a password)"
+    if "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))

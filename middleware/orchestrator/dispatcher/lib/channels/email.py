@@ -16,9 +16,8 @@ from urllib.parse import unquote, urlsplit
 from dispatcher import settings as defaults
 from dispatcher.errors import SettingsError
 from dispatcher.lib.channels.base import Channel, DeliveryFailed
-from dispatcher.lib.jobs import shown_url
 from dispatcher.lib.notices import email_text
-from dispatcher.lib.secrets import registry as secrets
+from dispatcher.lib.secrets import registry as secrets, shown_url
 
 PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
