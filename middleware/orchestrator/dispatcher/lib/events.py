@@ -45,13 +45,12 @@ import random
 import socket
 import threading
 import time
-from urllib.parse import unquote, urlsplit
 
 import orjson
 
 from dispatcher.errors import SettingsError
 from dispatcher.lib.jobs import COMPLETED, FAILED, MISSED, iso
-from dispatcher.lib.secrets import registry as secrets, shown_url
+from dispatcher.lib.secrets import registry as secrets, shown_url, url_setting
 
 log = logging.getLogger(__name__)
 
@@ -86,23 +85,11 @@ def message_of(event):
 def check_settings(config):
     """``(url, exchange, buffer)`` from the settings, None when ``EVENTS_URL`` is empty;
     :class:`SettingsError` naming the setting when one is unusable."""
-    url = config.get("EVENTS_URL") or ""
-    if not url:
+    parts = url_setting(config, "EVENTS_URL", SCHEMES, "an AMQP URL",
+                        "amqp://user:password@host:port/vhost (or amqps://)")
+    if parts is None:
         return None
-    if not isinstance(url, str):
-        raise SettingsError(f"EVENTS_URL must be a string, not {type(url).__name__}")
-    where = f"EVENTS_URL {shown_url(url)}"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- parsing the port is what raises on a bad one
-    except ValueError as exc:
-        raise SettingsError(f"{where} is not a URL ({secrets.redact(exc)}): expected "
-                            "amqp://user:password@host:port/vhost") from None
-    if parts.scheme not in SCHEMES or not parts.hostname:
-        raise SettingsError(f"{where} is not an AMQP URL: expected amqp://user:password@host:port/vhost "
-                            "(or amqps://)")
-    if parts.password:
-        secrets.add(parts.password, unquote(parts.password))
+    url = config["EVENTS_URL"]
     exchange = config.get("EVENTS_EXCHANGE")
     if not isinstance(exchange, str) or not exchange or exchange.startswith("amq."):
         raise SettingsError(f"EVENTS_EXCHANGE {exchange!r} must be a name of our own (not empty, not amq.*)")

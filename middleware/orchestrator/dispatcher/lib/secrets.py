@@ -1,7 +1,9 @@
 """Secrets the process knows (cloud credentials, keys): redacted from text and log records."""
 import logging
 import threading
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from dispatcher.errors import SettingsError
 
 MASK = "[redacted]"
 _MIN_LENGTH = 4  # shorter values would mask ordinary words
@@ -77,3 +79,25 @@ def shown_url(url):
     if ":" in userinfo:
         userinfo = userinfo.split(":", 1)[0] + ":***"
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+
+
+def url_setting(config, name, schemes, kind, expected):
+    """The setting ``name``, a URL of a server that may carry a password, split; None when it is
+    empty. Its password joins the registry; :class:`SettingsError` names the setting (never
+    the password) when it is not a string, not a URL, or not one of ``schemes`` with a host."""
+    url = config.get(name) or ""
+    if not url:
+        return None
+    if not isinstance(url, str):
+        raise SettingsError(f"{name} must be a string, not {type(url).__name__}")
+    where = f"{name} {shown_url(url)}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- parsing the port is what raises on a bad one
+    except ValueError as exc:
+        raise SettingsError(f"{where} is not a URL ({registry.redact(exc)}): expected {expected}") from None
+    if parts.password:
+        registry.add(parts.password, unquote(parts.password))
+    if parts.scheme not in schemes or not parts.hostname:
+        raise SettingsError(f"{where} is not {kind}: expected {expected}")
+    return parts

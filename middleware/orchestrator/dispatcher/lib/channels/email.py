@@ -11,13 +11,13 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 import smtplib
 import ssl
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from dispatcher import settings as defaults
 from dispatcher.errors import SettingsError
 from dispatcher.lib.channels.base import Channel, DeliveryFailed
 from dispatcher.lib.notices import email_text
-from dispatcher.lib.secrets import registry as secrets, shown_url
+from dispatcher.lib.secrets import registry as secrets, url_setting
 
 PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
@@ -41,25 +41,14 @@ class SmtpServer:
 def smtp_server(config):
     """The :class:`SmtpServer` of the settings, or None when ``SMTP_URL`` is empty;
     :class:`SettingsError` naming the setting when one is unusable."""
-    url = config.get("SMTP_URL") or ""
-    if not url:
+    parts = url_setting(config, "SMTP_URL", PORTS, "an SMTP URL",
+                        "smtp://, smtp+starttls:// or smtps://user:password@host:port")
+    if parts is None:
         return None
-    if not isinstance(url, str):
-        raise SettingsError(f"SMTP_URL must be a string, not {type(url).__name__}")
-    where = f"SMTP_URL {shown_url(url)}"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise SettingsError(f"{where} is not a URL ({secrets.redact(exc)})") from None
-    if parts.password:
-        secrets.add(parts.password, unquote(parts.password))
-    if parts.scheme not in PORTS or not parts.hostname:
-        raise SettingsError(f"{where}: expected smtp://, smtp+starttls:// or smtps://user:password@host:port")
     sender = config.get("SMTP_FROM", defaults.SMTP_FROM) or ""
     if not isinstance(sender, str) or "@" not in parseaddr(sender)[1]:
         raise SettingsError(f"SMTP_FROM {sender!r} must be an e-mail address, e.g. 'Orchestrator <ops@example.com>'")
-    return SmtpServer(parts.scheme, parts.hostname, port or PORTS[parts.scheme], sender,
+    return SmtpServer(parts.scheme, parts.hostname, parts.port or PORTS[parts.scheme], sender,
                       unquote(parts.username) if parts.username else None,
                       unquote(parts.password) if parts.password else None)
 
