@@ -18,6 +18,7 @@ from dispatcher.errors import SettingsError
 from dispatcher.lib import store
 from dispatcher.lib.actions.method import register_method
 from dispatcher.lib.events import check_settings, message_of, routing_key, shown_url
+from service import wait_for
 
 BROKER_HOST, BROKER_PORT = "127.0.0.1", 5672
 BROKER = os.environ.get("ORCHESTRATOR_TEST_AMQP", f"amqp://guest:guest@{BROKER_HOST}:{BROKER_PORT}//")
@@ -39,16 +40,6 @@ def at(seconds):
 
 def job(method, schedule, **extra):
     return {"schedule": schedule, "action": {"type": "method", "name": method}, **extra}
-
-
-def wait_for(predicate, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 class Listener:

@@ -16,6 +16,7 @@ from dispatcher.lib.actions.method import register_method
 from dispatcher.lib.datastore import RunFilter
 from dispatcher.lib.timespec.budget import Budget
 from dispatcher.lib.timespec import FOLLOW_STEPS
+import service
 
 CALLS = []
 CALLS_LOCK = threading.Lock()
@@ -46,14 +47,8 @@ def method_job(tag, schedule, **extra):
             **extra}
 
 
-def wait_for(predicate, timeout=15.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
+def wait_for(predicate, timeout=15.0):
+    return service.wait_for(predicate, timeout)
 
 
 def runs_of(client, headers, job_id):
