@@ -80,13 +80,15 @@ def observe_cloud_call(cloud, operation, seconds, code=None):
 
 
 def start_sampler(scheduler, interval=1.0):
-    """Sample the scheduler's lease and its executor's queue every ``interval`` seconds."""
+    """Sample the scheduler's lease and its executor's queue every ``interval`` seconds, until
+    the scheduler stops."""
     def sample():
-        while True:
+        while not scheduler.stopped:
             leader.set(1 if scheduler.is_leader else 0)
             depth = getattr(scheduler.executor, "queue_depth", None)
             queue_depth.set(depth() if callable(depth) else 0)
             time.sleep(interval)
+        leader.set(0)
     threading.Thread(target=sample, name="orchestrator-metrics", daemon=True).start()
 
 

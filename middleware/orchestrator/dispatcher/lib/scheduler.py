@@ -150,6 +150,11 @@ class Scheduler:
         self._wake.set()
 
     @property
+    def stopped(self):
+        """True once :meth:`stop` was called."""
+        return self._stop.is_set()
+
+    @property
     def is_leader(self):
         return self._leader
 
