@@ -42,6 +42,7 @@ def create_app(settings=None):
     NetworkPolicy.from_settings(config)  # a bad URL_*_NETWORKS stops the start, not each run
     publisher = events.from_settings(config)  # a bad EVENTS_URL too, before anything opens
     notifier = notify.from_settings(config)   # and a bad SMTP_URL or DISABLE_AFTER
+    sync_seconds = ratelimit.sync_seconds(config)
 
     try:
         app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
@@ -105,7 +106,8 @@ def create_app(settings=None):
     app.teardown_request(end_request)
     app.before_request(auth.resolve_caller)
     limiter = Limiter(auth.rate_key, app=app, storage_uri=storage_uri,
-                      storage_options={"datastore": datastore} if storage_uri.startswith(ratelimit.SCHEME) else {},
+                      storage_options={"datastore": datastore, "sync_seconds": sync_seconds}
+                      if storage_uri.startswith(ratelimit.SCHEME) else {},
                       default_limits=[config["RATE_LIMIT"]] if config["RATE_LIMIT"] else [],
                       headers_enabled=True, strategy="fixed-window", enabled=bool(config["RATE_LIMIT"]))
     app.extensions["orchestrator.limiter"] = limiter

@@ -448,11 +448,11 @@ def test_concurrent_claims_of_a_free_lease_give_it_to_one(datastore):
 
 # -- rate-limit counts ---------------------------------------------------------------------
 def test_limit_counts_add_up_within_a_window_and_restart_after_it(datastore):
-    assert datastore.incr_limits({"k": (1, 60), "j": (5, 10)}, 100.0) == {"k": 1, "j": 5}
-    assert datastore.incr_limits({"k": (3, 60)}, 110.0) == {"k": 4}
+    assert datastore.incr_limits({"k": (1, 60), "j": (5, 10)}, 100.0) == {"k": (1, 160.0), "j": (5, 110.0)}
+    assert datastore.incr_limits({"k": (3, 60)}, 110.0) == {"k": (4, 160.0)}
     assert datastore.get_limit("k", 120.0) == 4 and datastore.limit_expiry("k", 120.0) == 160.0
     assert datastore.get_limit("j", 120.0) == 0                      # lapsed at 110
-    assert datastore.incr_limits({"j": (2, 10)}, 120.0) == {"j": 2}  # a new window
+    assert datastore.incr_limits({"j": (2, 10)}, 120.0) == {"j": (2, 130.0)}  # a new window
     assert datastore.clear_limits("k") == 1 and datastore.get_limit("k", 120.0) == 0
     assert datastore.clear_limits() == 1
     datastore.ping()

@@ -3,45 +3,232 @@
 A storage backend for the ``limits`` library (which Flask-Limiter uses), registered under the
 scheme ``orchestrator+sql://``: fixed windows kept by the data store. Set
 ``RATELIMIT_STORAGE_URI`` to a ``redis://`` or ``memcached://`` URL to count elsewhere.
+
+A write transaction per request would cost more than the request (on SQLite it serialises every
+worker), so each process counts in memory and adds its counts to the store in batches, every
+``sync_seconds`` (``RATELIMIT_SYNC_SECONDS``) from a background thread. The store's total comes
+back with each batch. A process counts a caller in memory only while
+
+* its view of the caller's total is younger than twice ``sync_seconds``,
+* it holds at most the *slack* of unsent counts for that caller (1% of the limit, at least 1),
+* and its view, this request and the slack stay within the limit.
+
+Otherwise the request's count goes to the store at once, and the answer rests on the store's
+total. So a caller far from its limit costs the store one write per process per period, and
+near it each process sends at least every slack's worth of requests and learns the others'
+counts in return: a caller may pass its limit by the slack of each other process counting it
+at that moment (two workers and a limit of 1,200 a minute: 12 requests). ``RATELIMIT_SYNC_SECONDS = 0`` sends every count at once and holds the limit exactly.
+A process that stops normally sends what it holds; one that is killed loses at most its slack
+per caller.
 """
+import atexit
+import logging
+import os
+import threading
 import time
 
 from limits.storage import Storage
 from sqlalchemy.exc import SQLAlchemyError
 
+from dispatcher.errors import SettingsError
+
 SCHEME = "orchestrator+sql"
+SLACK_SHARE = 0.01
+IDLE_PERIODS = 100
+
+log = logging.getLogger(__name__)
+
+
+class Window:
+    """A process's view of one key's fixed window."""
+
+    __slots__ = ("synced", "pending", "expires_at", "synced_at")
+
+    def __init__(self, synced, expires_at, synced_at):
+        self.synced, self.expires_at, self.synced_at = synced, expires_at, synced_at
+        self.pending = 0
+
+    def learn(self, count, expires_at, now):
+        """Take the store's total, unless an answer to a later write already came."""
+        if expires_at > self.expires_at:
+            self.synced, self.expires_at = count, expires_at
+        elif expires_at == self.expires_at:
+            self.synced = max(self.synced, count)
+        self.synced_at = max(self.synced_at, now)
 
 
 class SQLStorage(Storage):
-    """Fixed-window counters in the data store's ``rate_limits`` table."""
+    """Fixed-window counters in the data store's ``rate_limits`` table, sent in batches."""
 
     STORAGE_SCHEME = [SCHEME]
 
-    def __init__(self, uri=None, wrap_exceptions=False, datastore=None, **options):
+    def __init__(self, uri=None, wrap_exceptions=False, datastore=None, sync_seconds=0.05, **options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         if datastore is None:
             raise ValueError(f"{SCHEME}:// needs the data store in the limiter's storage options")
         self.datastore = datastore
+        self.sync_seconds = float(sync_seconds)
+        self.windows = {}
+        self.lock = threading.Lock()
+        self.sender_pid = None  # the process whose sender thread runs (a forked worker starts its own)
+        self.stopping = threading.Event()
+        self.stop_at_exit = False
 
     @property
     def base_exceptions(self):
         return SQLAlchemyError
 
     def incr(self, key, expiry, amount=1):
-        return self.datastore.incr_limits({key: (amount, expiry)}, time.time())[key]
+        now = time.time()
+        limit = limit_of(key)
+        if self.sync_seconds > 0 and limit:
+            slack = max(1, int(limit * SLACK_SHARE))
+            with self.lock:
+                window = self.windows.get(key)
+                if (window is not None and now < window.expires_at and now - window.synced_at < 2 * self.sync_seconds
+                        and window.pending + amount <= slack
+                        and window.synced + window.pending + amount + slack <= limit):
+                    window.pending += amount
+                    self.start_sender()
+                    return window.synced + window.pending
+        return self.send(key, expiry, amount, now)
+
+    def send(self, key, expiry, amount, now):
+        """Add ``amount`` and what this process holds for ``key`` to the store; the total."""
+        with self.lock:
+            window = self.windows.get(key)
+            held = window.pending if window is not None and now < window.expires_at else 0
+            if window is not None:
+                window.pending = 0
+        try:
+            count, expires_at = self.datastore.incr_limits({key: (held + amount, expiry)}, now)[key]
+        except Exception:
+            self.hold_again({key: held}, now)
+            raise
+        with self.lock:
+            window = self.windows.get(key)
+            if window is None or window.expires_at <= now:
+                window = self.windows[key] = Window(count, expires_at, now)
+            else:
+                window.learn(count, expires_at, now)
+            return count + window.pending
+
+    def hold_again(self, held, now):
+        """Counts the store did not take stay with the process, for the next batch."""
+        with self.lock:
+            for key, amount in held.items():
+                window = self.windows.get(key)
+                if amount and window is not None and now < window.expires_at:
+                    window.pending += amount
+
+    def sync(self):
+        """Send every count this process holds in one transaction, and learn the totals;
+        whether there was anything to send."""
+        now = time.time()
+        with self.lock:
+            held = {}
+            for key, window in list(self.windows.items()):
+                if window.pending and now < window.expires_at:
+                    held[key] = (window.pending, window.expires_at - now)
+                    window.pending = 0
+                elif window.expires_at <= now:
+                    del self.windows[key]  # a window gone by: the store starts the next one
+        if not held:
+            return False
+        try:
+            totals = self.datastore.incr_limits(held, now)
+        except Exception:
+            self.hold_again({key: amount for key, (amount, _) in held.items()}, now)
+            raise
+        with self.lock:
+            for key, (count, expires_at) in totals.items():
+                window = self.windows.get(key)
+                if window is not None:
+                    window.learn(count, expires_at, now)
+        return True
+
+    def start_sender(self):
+        """Start this process's sender thread unless it runs (called under the lock)."""
+        if self.sender_pid == os.getpid():
+            return
+        if not self.stop_at_exit:
+            self.stop_at_exit = True
+            atexit.register(self.stop)
+        self.sender_pid = os.getpid()  # a forked worker has no thread yet: it starts its own
+        self.stopping.clear()
+        threading.Thread(target=self.send_batches, name="rate-limit-counts", daemon=True).start()
+
+    def send_batches(self):
+        """Send the counts every period; end after ``IDLE_PERIODS`` with nothing to send (the
+        next count held starts the thread again)."""
+        failing, idle = False, 0
+        while not self.stopping.wait(self.sync_seconds):
+            try:
+                idle = 0 if self.sync() else idle + 1
+                failing = False
+            except Exception as exc:  # the store is away: keep the counts, say so once
+                if not failing:
+                    log.warning("rate-limit counts cannot reach the store, kept for the next batch: %s",
+                                type(exc).__name__)
+                failing, idle = True, 0
+            if idle >= IDLE_PERIODS:
+                with self.lock:
+                    if not any(window.pending for window in self.windows.values()):
+                        self.sender_pid = None if self.sender_pid == os.getpid() else self.sender_pid
+                        return
+                idle = 0
+
+    def stop(self):
+        """Stop the sender and send what is held (at exit)."""
+        self.stopping.set()
+        try:
+            self.sync()
+        except Exception as exc:
+            log.warning("rate-limit counts of this process were not saved at exit: %s", type(exc).__name__)
 
     def get(self, key):
-        return self.datastore.get_limit(key, time.time())
+        now = time.time()
+        with self.lock:
+            window = self.windows.get(key)
+            if window is not None and now < window.expires_at:
+                return window.synced + window.pending
+        return self.datastore.get_limit(key, now)
 
     def get_expiry(self, key):
-        return self.datastore.limit_expiry(key, time.time())
+        now = time.time()
+        with self.lock:
+            window = self.windows.get(key)
+            if window is not None and now < window.expires_at:
+                return window.expires_at
+        return self.datastore.limit_expiry(key, now)
 
     def check(self):
         self.datastore.ping()
         return True
 
     def reset(self):
+        with self.lock:
+            self.windows.clear()
         return self.datastore.clear_limits()
 
     def clear(self, key):
+        with self.lock:
+            self.windows.pop(key, None)
         self.datastore.clear_limits(key)
+
+
+def sync_seconds(config):
+    """``RATELIMIT_SYNC_SECONDS``, checked: seconds from 0 (send every count) to 60."""
+    value = config["RATELIMIT_SYNC_SECONDS"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 60:
+        raise SettingsError(f"RATELIMIT_SYNC_SECONDS {value!r}: expected seconds from 0 to 60 "
+                            f"(0 sends every count to the store at once)")
+    return float(value)
+
+
+def limit_of(key):
+    """The limit's amount, from the key ``limits`` builds (``.../<amount>/<multiples>/<unit>``)."""
+    try:
+        return int(key.rsplit("/", 3)[-3])
+    except (IndexError, ValueError):
+        return None

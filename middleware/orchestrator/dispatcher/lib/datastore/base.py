@@ -276,7 +276,7 @@ class DataStore(ABC):
     @abstractmethod
     def incr_limits(self, counts, now):
         """``{key: (amount, expiry seconds)}``: add to fixed-window counts (a lapsed window
-        starts again); returns ``{key: count}``."""
+        starts again); returns ``{key: (count, window's end)}``."""
 
     @abstractmethod
     def get_limit(self, key, now):

@@ -532,8 +532,8 @@ class SQLAlchemyDataStore(DataStore):
                     # A lapsed window starts again with these requests; a live one counts them.
                     "count": case((lapsed, amount), else_=table.c.count + amount),
                     "expires_at": case((lapsed, now + expiry), else_=table.c.expires_at),
-                }).returning(table.c.count)
-                found[key] = conn.execute(stmt).scalar()
+                }).returning(table.c.count, table.c.expires_at)
+                found[key] = tuple(conn.execute(stmt).one())
             if random.random() < 0.001:  # now and then, forget windows long gone
                 conn.execute(delete(table).where(table.c.expires_at < now - 3600))
         return found

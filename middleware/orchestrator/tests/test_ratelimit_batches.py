@@ -1,0 +1,87 @@
+"""Counts in the store travel in batches: exact for each process, within a slack across them."""
+import pytest
+from sqlalchemy import func, select
+
+from dispatcher.errors import SettingsError
+from dispatcher.lib import store
+from service import wait_for
+
+ADMIN_KEY = "test-admin-key-0123456789abcdef0123"
+
+
+def storage_of(app):
+    return app.extensions["orchestrator.limiter"].limiter.storage
+
+
+def stored_count(app, key_part="LIMITER"):
+    with app.extensions["orchestrator.engine"].connect() as conn:
+        return conn.execute(select(func.sum(store.rate_limits.c.count))
+                            .where(store.rate_limits.c.key.like(f"{key_part}%"))).scalar() or 0
+
+
+def test_far_from_the_limit_counts_reach_the_store_in_batches(make_app):
+    app = make_app(RATE_LIMIT="10000 per minute")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    answers = [client.get("/api/v1/clouds", headers=headers) for _ in range(40)]
+    assert [a.status_code for a in answers] == [200] * 40
+    # The process's own view is exact: every request is counted at once in its answer...
+    assert [int(a.headers["X-RateLimit-Remaining"]) for a in answers] == list(range(9999, 9959, -1))
+    # ...and the store gets them all, in fewer writes than requests.
+    wait_for(lambda: stored_count(app) == 40)
+    assert storage_of(app).sync() is False  # nothing left held
+
+
+def test_near_a_small_limit_two_workers_pass_it_by_one_slack_at_most(make_app):
+    """Near the limit each process sends its counts: the other's slack (1 here) is the margin."""
+    first, second = make_app(RATE_LIMIT="10 per minute"), make_app(RATE_LIMIT="10 per minute")
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    statuses = [app.test_client().get("/api/v1/clouds", headers=headers).status_code
+                for app in (first, second) * 8]
+    accepted = statuses.count(200)
+    assert 10 <= accepted <= 11 and statuses == [200] * accepted + [429] * (16 - accepted)
+
+
+def test_two_busy_workers_pass_a_limit_by_at_most_their_slack(make_app):
+    limit = 400  # a slack of 4 per process
+    first, second = make_app(RATE_LIMIT=f"{limit} per minute"), make_app(RATE_LIMIT=f"{limit} per minute")
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    clients = [first.test_client(), second.test_client()]
+    accepted = sum(clients[n % 2].get("/api/v1/clouds", headers=headers).status_code == 200
+                   for n in range(2 * limit))
+    assert limit <= accepted <= limit + 2 * 4
+
+
+def test_counts_the_store_refuses_are_kept_for_the_next_batch(make_app):
+    app = make_app(RATE_LIMIT="10000 per minute")
+    storage = storage_of(app)
+    storage.sync_seconds = 3600  # no sender batches during the test: this test sends
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    for _ in range(5):
+        assert client.get("/api/v1/clouds", headers=headers).status_code == 200
+    datastore, storage.datastore = storage.datastore, BrokenStore()
+    with pytest.raises(RuntimeError):
+        storage.sync()
+    storage.datastore = datastore
+    assert storage.sync() is True
+    assert stored_count(app) == 5
+
+
+class BrokenStore:
+    def incr_limits(self, counts, now):
+        raise RuntimeError("the store is away")
+
+
+@pytest.mark.parametrize("value", [-1, 61, "0.05", True, None])
+def test_a_bad_sync_period_stops_the_start(make_app, value):
+    with pytest.raises(SettingsError, match="RATELIMIT_SYNC_SECONDS"):
+        make_app(RATE_LIMIT="10 per minute", RATELIMIT_SYNC_SECONDS=value)
+
+
+def test_sync_period_zero_sends_every_count(make_app):
+    app = make_app(RATE_LIMIT="10000 per minute", RATELIMIT_SYNC_SECONDS=0)
+    client = app.test_client()
+    for n in range(1, 6):
+        assert client.get("/api/v1/clouds", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).status_code == 200
+        assert stored_count(app) == n
