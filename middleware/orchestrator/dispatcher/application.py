@@ -6,13 +6,13 @@ import sys
 import time
 
 from flask import Flask, g, request
-from flask_limiter import Limiter
 from sqlalchemy.exc import DBAPIError
 
 from dispatcher import broker
 from dispatcher.api import (accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes,
                             notifications, runs, schedules)
 from dispatcher.api.jsonio import OrjsonProvider
+from dispatcher.api.limiter import RateLimiter
 from dispatcher.config import load_config
 from dispatcher.errors import SettingsError
 from dispatcher.lib import events, logs, metrics, migrate, notify, ratelimit, store
@@ -105,11 +105,9 @@ def create_app(settings=None):
     app.after_request(answer_request_id)
     app.teardown_request(end_request)
     app.before_request(auth.resolve_caller)
-    limiter = Limiter(auth.rate_key, app=app, storage_uri=storage_uri,
-                      storage_options={"datastore": datastore, "sync_seconds": sync_seconds}
-                      if storage_uri.startswith(ratelimit.SCHEME) else {},
-                      default_limits=[config["RATE_LIMIT"]] if config["RATE_LIMIT"] else [],
-                      headers_enabled=True, strategy="fixed-window", enabled=bool(config["RATE_LIMIT"]))
+    limiter = RateLimiter(app, config["RATE_LIMIT"], storage_uri, auth.rate_key,
+                          {"datastore": datastore, "sync_seconds": sync_seconds}
+                          if storage_uri.startswith(ratelimit.SCHEME) else {})
     app.extensions["orchestrator.limiter"] = limiter
     app.before_request(auth.require_caller)
     for bp in BLUEPRINTS:

@@ -10,7 +10,7 @@ ADMIN_KEY = "test-admin-key-0123456789abcdef0123"
 
 
 def storage_of(app):
-    return app.extensions["orchestrator.limiter"].limiter.storage
+    return app.extensions["orchestrator.limiter"].storage
 
 
 def stored_count(app, key_part="LIMITER"):
@@ -85,3 +85,47 @@ def test_sync_period_zero_sends_every_count(make_app):
     for n in range(1, 6):
         assert client.get("/api/v1/clouds", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).status_code == 200
         assert stored_count(app) == n
+
+
+# -- the limiter's own settings and failures -------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["often", "12 per fortnight", 5])
+def test_a_bad_rate_limit_stops_the_start(make_app, value):
+    with pytest.raises(SettingsError, match="RATE_LIMIT"):
+        make_app(RATE_LIMIT=value)
+
+
+def test_a_bad_storage_url_stops_the_start_without_its_password(make_app):
+    with pytest.raises(SettingsError, match="RATELIMIT_STORAGE_URI") as caught:
+        make_app(RATE_LIMIT="10 per minute", RATELIMIT_STORAGE_URI="nosuch://user:hunter2-secret@127.0.0.1:1/0")
+    assert "hunter2-secret" not in str(caught.value)
+
+
+def test_counts_that_cannot_be_reached_answer_503_and_change_nothing(make_app, caplog):
+    app = make_app(RATE_LIMIT="10 per minute", RATELIMIT_STORAGE_URI="redis://:hunter2-secret@127.0.0.1:1/0")
+    client = app.test_client()
+    answer = client.post("/api/v1/jobs", json={"name": "never"}, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert answer.status_code == 503 and answer.json["error"]["code"] == "store_unavailable"
+    assert client.get("/healthz").status_code == 200  # not counted, so not refused
+    assert "hunter2-secret" not in caplog.text and "hunter2-secret" not in answer.get_data(as_text=True)
+    admin_account = app.extensions["orchestrator.accounts"].authenticate(f"Bearer {ADMIN_KEY}").account_id
+    assert app.extensions["orchestrator.datastore"].count_jobs(admin_account) == 0
+
+
+def test_uncounted_routes_and_the_headers_of_counted_ones(make_app):
+    app = make_app(RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    for _ in range(4):
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/metrics").status_code == 200
+    first = client.get("/api/v1/clouds", headers=headers)
+    assert (first.headers["X-RateLimit-Limit"], first.headers["X-RateLimit-Remaining"]) == ("2", "1")
+    assert int(first.headers["X-RateLimit-Reset"]) > 0
+    client.get("/api/v1/clouds", headers=headers)
+    refused = client.get("/api/v1/clouds", headers=headers)
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining"] == "0"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert refused.json["error"] == {"code": "rate_limited", "message": "rate limit of 2 per 1 minute exceeded",
+                                     "details": {}}

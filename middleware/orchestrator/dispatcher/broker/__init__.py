@@ -26,8 +26,6 @@ def init_app(app):
                                 BrokerStore(app.extensions["orchestrator.engine"]), config["BROKER_API_URL"])
     app.extensions.update({"orchestrator.broker": broker, routes.CREDENTIALS: credentials})
     blueprint = routes.make_blueprint(broker)
-    limiter = app.extensions["orchestrator.limiter"]
-    if config["RATE_LIMIT"]:
-        limiter.limit(config["RATE_LIMIT"], key_func=routes.rate_key)(blueprint)
+    app.extensions["orchestrator.limiter"].count_by(blueprint, routes.rate_key)
     app.register_blueprint(blueprint)
     routes.document(app)

@@ -1,0 +1,106 @@
+"""The API's rate limit: ``RATE_LIMIT`` per caller, counted by the ``limits`` library.
+
+One limit, one count per caller across every route: the account for a valid key (however it
+is spelled, whichever of its keys), else the client's address; a blueprint may count by its
+own key (the service broker counts per platform). ``/healthz``, ``/metrics`` and static files
+are not counted. Every counted answer says where the caller stands (``X-RateLimit-Limit``,
+``-Remaining``, ``-Reset``); a refused one is 429 with ``Retry-After``.
+
+The counts live where ``RATELIMIT_STORAGE_URI`` says: any storage of ``limits``
+(``redis://``, ``memcached://``, ``memory://``) or our store (``orchestrator+sql://``, see
+:mod:`dispatcher.lib.ratelimit`). This is the whole of the Flask side, kept to one storage call
+per request (two for the reset time of a storage that does not keep it in memory): the
+general-purpose extensions resolve decorators, scopes and exemptions per request, which cost as
+much as serving a small page.
+"""
+import logging
+import math
+import time
+from urllib.parse import urlsplit
+
+from flask import current_app, g, request
+from limits import parse
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
+from werkzeug.exceptions import TooManyRequests
+
+from dispatcher.errors import SettingsError, StoreUnavailable
+from dispatcher.lib.secrets import registry as secrets, shown_url
+
+log = logging.getLogger(__name__)
+
+
+class RateLimiter:
+    """Counts each request against its caller's limit, before the view runs."""
+
+    def __init__(self, app, limit, storage_uri, key, storage_options=None):
+        try:
+            self.item = parse(limit) if limit else None
+        except (TypeError, ValueError):
+            raise SettingsError(f"RATE_LIMIT {limit!r}: expected e.g. '1200 per minute', or '' for no limit") from None
+        secrets.add(password_of(storage_uri))
+        try:
+            self.storage = storage_from_string(storage_uri, **(storage_options or {}))
+        except (ConfigurationError, ValueError, TypeError) as exc:
+            # The library's message repeats the URL, password and all: name the kind of failure.
+            raise SettingsError(f"RATELIMIT_STORAGE_URI {shown_url(str(storage_uri))}: not a storage the rate "
+                                f"limiter can use ({type(exc).__name__}); expected orchestrator+sql://, "
+                                f"redis://, memcached:// or memory://") from None
+        self.key = key
+        self.blueprint_keys = {}
+        self.exempt_views = set()
+        if self.item is not None:
+            app.before_request(self.count)
+            app.after_request(self.add_headers)
+
+    @property
+    def enabled(self):
+        return self.item is not None
+
+    def exempt(self, view):
+        """Never count requests served by ``view``."""
+        self.exempt_views.add(view)
+        return view
+
+    def count_by(self, blueprint, key):
+        """Count the requests of ``blueprint`` by ``key()`` instead of the caller."""
+        self.blueprint_keys[blueprint.name] = key
+
+    def count(self):
+        endpoint = request.endpoint
+        if (endpoint is None or endpoint.rpartition(".")[2] == "static"
+                or current_app.view_functions[endpoint] in self.exempt_views):
+            return
+        outermost = request.blueprints[-1] if request.blueprints else None
+        key = self.item.key_for(self.blueprint_keys.get(outermost, self.key)())
+        try:
+            used = self.storage.incr(key, self.item.get_expiry())
+            reset = self.storage.get_expiry(key)
+        except Exception as exc:
+            log.warning("rate-limit counts unavailable (%s): %s", type(exc).__name__, exc)
+            raise StoreUnavailable("the rate-limit counts cannot be reached; try again shortly") from None
+        g.rate_limit = (used, reset)
+        if used > self.item.amount:
+            raise TooManyRequests(f"rate limit of {self.item} exceeded",
+                                  retry_after=max(1, math.ceil(reset - time.time())))
+
+    def add_headers(self, response):
+        counted = g.get("rate_limit")
+        if counted is not None:
+            used, reset = counted
+            response.headers["X-RateLimit-Limit"] = str(self.item.amount)
+            response.headers["X-RateLimit-Remaining"] = str(max(0, self.item.amount - used))
+            response.headers["X-RateLimit-Reset"] = str(math.ceil(reset))
+        return response
+
+    def reset(self):
+        """Forget every count (for operators' tools and tests)."""
+        self.storage.reset()
+
+
+def password_of(url):
+    """The password a storage URL carries (kept out of every log line), or None."""
+    try:
+        return urlsplit(url).password
+    except (TypeError, ValueError):
+        return None
