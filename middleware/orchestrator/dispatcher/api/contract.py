@@ -103,6 +103,21 @@ def load(schema_cls, data, where):
         raise ValidationFailed(f"invalid {where}: {fields}", messages) from None
 
 
+_queries = {}  # (schema, query string) -> what it loads to: clients repeat the same few queries
+
+
+def load_query(schema_cls):
+    """The query string loaded by ``schema_cls``; a copy of the earlier result for one seen before."""
+    key = (schema_cls, request.query_string)
+    loaded = _queries.get(key)
+    if loaded is None:
+        loaded = load(schema_cls, request.args.to_dict(), "query")
+        if len(_queries) > 1024:
+            _queries.clear()
+        _queries[key] = loaded
+    return dict(loaded)
+
+
 def operation(*, body=None, query=None, response=None, status=200, others=None):
     """Declare a view's schemas; validate body and query against them on every call.
     ``others`` maps other success statuses the view may answer to their schemas."""
@@ -112,7 +127,7 @@ def operation(*, body=None, query=None, response=None, status=200, others=None):
             if body is not None:
                 kwargs["body"] = load(body, json_body(), "body")
             if query is not None:
-                kwargs["query"] = load(query, request.args.to_dict(), "query")
+                kwargs["query"] = load_query(query)
             return view(*args, **kwargs)
 
         summary = (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__

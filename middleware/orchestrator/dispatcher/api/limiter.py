@@ -48,6 +48,7 @@ class RateLimiter:
                                 f"redis://, memcached:// or memory://") from None
         self.key = key
         self.blueprint_keys = {}
+        self.keys = {}  # caller -> its storage key (building one costs more than counting)
         self.exempt_views = set()
         if self.item is not None:
             app.before_request(self.count)
@@ -72,7 +73,12 @@ class RateLimiter:
                 or current_app.view_functions[endpoint] in self.exempt_views):
             return
         outermost = request.blueprints[-1] if request.blueprints else None
-        key = self.item.key_for(self.blueprint_keys.get(outermost, self.key)())
+        caller = self.blueprint_keys.get(outermost, self.key)()
+        key = self.keys.get(caller)
+        if key is None:
+            if len(self.keys) > 10_000:
+                self.keys.clear()
+            key = self.keys[caller] = self.item.key_for(caller)
         try:
             used = self.storage.incr(key, self.item.get_expiry())
             reset = self.storage.get_expiry(key)

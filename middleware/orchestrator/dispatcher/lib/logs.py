@@ -11,9 +11,9 @@ for each request and by the runner for each run, and added to every record by
 from contextlib import contextmanager
 from contextvars import ContextVar
 import logging
+import os
 import re
 import sys
-import uuid
 
 from dispatcher.errors import SettingsError
 
@@ -28,7 +28,7 @@ _TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(where)s"
 
 def new_request_id(given=None):
     """The client's ``X-Request-Id`` when it is a sensible token, else a fresh one."""
-    return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if given and _REQUEST_ID.match(given) else os.urandom(16).hex()
 
 
 class ContextFilter(logging.Filter):

@@ -68,9 +68,16 @@ def observe_transitions(events):
             run_lateness.observe(max(0.0, event["at"] - event["scheduled_for"]))
 
 
+_request_children = {}  # (route, method, status) -> its counter and histogram: few, looked up per request
+
+
 def observe_request(route, method, status, seconds):
-    requests_total.labels(route, method, str(status)).inc()
-    request_seconds.labels(route, method).observe(seconds)
+    children = _request_children.get((route, method, status))
+    if children is None:
+        children = _request_children[(route, method, status)] = (
+            requests_total.labels(route, method, str(status)), request_seconds.labels(route, method))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def observe_cloud_call(cloud, operation, seconds, code=None):
