@@ -38,7 +38,7 @@ docs: $(VENV)/.test
 # One run of each scenario, every round printed: the API, then the scheduler on SQLite (beside
 # APScheduler 3), on PostgreSQL, and through Celery workers on PostgreSQL and RabbitMQ.
 bench: $(VENV)/.test
-	cd $(ORCH) && $(VENV)/bin/python bench/api_throughput.py --retries 0 \
+	cd $(ORCH) && $(VENV)/bin/python bench/api_throughput.py \
 		&& $(VENV)/bin/python bench/scheduler.py --peers \
 		&& $(VENV)/bin/python bench/scheduler.py --store postgresql \
 		&& $(VENV)/bin/python bench/scheduler.py --store postgresql --executor celery

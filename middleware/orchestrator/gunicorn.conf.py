@@ -14,6 +14,10 @@ threads = int(os.environ.get("ORCHESTRATOR_THREADS", "8"))
 timeout = int(os.environ.get("ORCHESTRATOR_WORKER_TIMEOUT", "1900"))
 graceful_timeout = 30
 keepalive = 5
+# Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections
+# over them; with one shared socket, the worker that wakes first takes most keep-alive
+# connections and serves them on one CPU.
+reuse_port = True
 accesslog = os.environ.get("ORCHESTRATOR_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("ORCHESTRATOR_LOG_LEVEL", "info")

@@ -9,9 +9,8 @@ are not counted. Every counted answer says where the caller stands (``X-RateLimi
 The counts live where ``RATELIMIT_STORAGE_URI`` says: any storage of ``limits``
 (``redis://``, ``memcached://``, ``memory://``) or our store (``orchestrator+sql://``, see
 :mod:`dispatcher.lib.ratelimit`). This is the whole of the Flask side, kept to one storage call
-per request (two for the reset time of a storage that does not keep it in memory): the
-general-purpose extensions resolve decorators, scopes and exemptions per request, which cost as
-much as serving a small page.
+per request (and one per window for its end): the general-purpose extensions resolve
+decorators, scopes and exemptions per request, which cost as much as serving a small page.
 """
 import logging
 import math
@@ -49,6 +48,7 @@ class RateLimiter:
         self.key = key
         self.blueprint_keys = {}
         self.keys = {}  # caller -> its storage key (building one costs more than counting)
+        self.resets = {}  # storage key -> when its window ends, asked once per window
         self.exempt_views = set()
         if self.item is not None:
             app.before_request(self.count)
@@ -78,10 +78,13 @@ class RateLimiter:
         if key is None:
             if len(self.keys) > 10_000:
                 self.keys.clear()
+                self.resets.clear()
             key = self.keys[caller] = self.item.key_for(caller)
         try:
             used = self.storage.incr(key, self.item.get_expiry())
-            reset = self.storage.get_expiry(key)
+            reset = self.resets.get(key, 0.0)
+            if used == 1 or reset <= time.time():  # a new window, or one this process has not seen
+                reset = self.resets[key] = self.storage.get_expiry(key)
         except Exception as exc:
             log.warning("rate-limit counts unavailable (%s): %s", type(exc).__name__, exc)
             raise StoreUnavailable("the rate-limit counts cannot be reached; try again shortly") from None
