@@ -16,7 +16,8 @@ graceful_timeout = 30
 keepalive = 5
 # Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections
 # over them; with one shared socket, the worker that wakes first takes most keep-alive
-# connections and serves them on one CPU.
+# connections and serves them on one CPU. (So a second server started by the same user on the
+# same port shares it instead of failing to bind: give each its own port.)
 reuse_port = True
 accesslog = os.environ.get("ORCHESTRATOR_ACCESS_LOG", "-")
 errorlog = "-"
