@@ -16,10 +16,11 @@ most ``URL_POOL_HOSTS`` hosts are kept. A connection is checked against the poli
 opened, and only runs under that same policy reuse it. Runs share no cookies, credentials or
 proxy settings: each request is prepared afresh, only the connections are shared.
 
-Requests go straight to urllib3's connection pools: requests' session and adapter layers,
-which this action uses none of (no cookies, no proxies, no redirects of theirs), cost several
-times the work of the call itself, paid under the interpreter's lock by every run of a burst.
-A URL is normalised as requests would send it (host in IDNA, path quoted).
+Requests go straight to urllib3's connection pools: requests' request preparation and
+adapter, of which this action uses nothing (no cookies, no proxies, no redirects of theirs),
+cost about as much again as urllib3's own work for a call, paid under the interpreter's lock
+by every run of a burst. A URL is still normalised as requests would send it (host in IDNA,
+path quoted), once per URL.
 """
 import codecs
 from functools import lru_cache
