@@ -3,6 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address, ip_network
+import gzip
 import json
 import socket
 import sys
@@ -48,6 +49,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(200, b"hello world", "text/plain; charset=utf-8")
             elif path == "/bytes":
                 self.send(200, b"x" * int(args["n"]), "application/octet-stream")
+            elif path == "/gzip":
+                self.send(200, gzip.compress(args["text"].encode()), "text/plain", **{"Content-Encoding": "gzip"})
             elif path == "/latin1":
                 self.send(200, "café".encode("latin-1"), "text/plain; charset=iso-8859-1")
             elif path.startswith("/status/"):
@@ -259,6 +262,12 @@ def test_url_decodes_the_body_with_its_charset(web, run):
     assert run({"type": "url", "url": f"{web.url}/latin1"})["body"] == "café"
 
 
+def test_url_decodes_a_compressed_body(web, run):
+    result = run({"type": "url", "url": f"{web.url}/gzip?text=" + "squeezed" * 100})
+    assert result["body"] == "squeezed" * 100 and result["body_bytes"] == 800
+    assert web.seen[0]["headers"]["Accept-Encoding"] == "gzip, deflate"
+
+
 def test_url_sends_method_headers_and_a_json_body(web, run):
     result = run({"type": "url", "url": f"{web.url}/echo", "method": "post",
                   "headers": {"X-Token": "abc"}, "body": {"a": [1, 2]}})
@@ -356,9 +365,17 @@ def test_url_runs_reuse_one_kept_alive_connection_per_host(serve, run):
     for _ in range(20):
         assert run({"type": "url", "url": f"{web.url}/hello"})["status"] == 200
     assert run({"type": "url", "url": f"{web.url}/bytes?n=100", "method": "HEAD"})["body_bytes"] == 0
+    assert run({"type": "url", "url": f"{web.url}/hello"})["status"] == 200     # a HEAD keeps it too
     assert run({"type": "url", "url": f"{other.url}/hello"})["status"] == 200
     assert (web.accepted, other.accepted) == (1, 1)
-    assert len(web.seen) == 21
+    assert len(web.seen) == 22
+
+
+def test_url_a_body_cut_short_closes_its_connection_and_frees_its_place(web, run):
+    settings = {"URL_POOL_CONNECTIONS_PER_HOST": 1}
+    assert run({"type": "url", "url": f"{web.url}/bytes?n={1024 * 1024}"}, settings=settings)["truncated"]
+    assert run({"type": "url", "url": f"{web.url}/hello", "timeout": 2}, settings=settings)["status"] == 200
+    assert web.accepted == 2
 
 
 def test_url_runs_at_once_share_a_bounded_number_of_connections(web, run):

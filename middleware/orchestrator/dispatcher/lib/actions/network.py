@@ -14,7 +14,8 @@ any of its forms is denied, and, under an allow list, permitted when it is allow
 every IPv4 address it may stand for is. In the local-use NAT64 prefix the network picks where
 the IPv4 bits sit (RFC 6052 prefix lengths 48 to 96), so every placement counts.
 
-Enforcement: :class:`GuardedAdapter` makes requests connect through connection classes whose
+Enforcement: :func:`guarded_pool_manager` (urllib3, for the url action) and
+:class:`GuardedAdapter` (requests, for webhooks) connect through connection classes whose
 ``_new_conn`` resolves the host itself, refuses the whole target if *any* resolved address is
 refused, then opens the socket to one of exactly those checked addresses (a numeric address: no
 second lookup that a rebinding DNS server could answer differently). TLS still verifies the
@@ -30,6 +31,7 @@ import threading
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
@@ -219,6 +221,20 @@ def guarded_pool_classes(policy):
     return {"http": type("GuardedHTTPConnectionPool", (_BoundedWait, HTTPConnectionPool), {"ConnectionCls": http}),
             "https": type("GuardedHTTPSConnectionPool", (_BoundedWait, HTTPSConnectionPool),
                           {"ConnectionCls": https})}
+
+
+def guarded_pool_manager(policy, hosts, per_host, ca_certs):
+    """A urllib3 pool manager whose connections obey ``policy``: the pools of at most ``hosts``
+    hosts kept, each with at most ``per_host`` connections (a request waits for a free one
+    within its connect timeout); certificates verified against ``ca_certs``.
+
+    Requests go to its pools (``connection_from_url(url).urlopen(...)``) with ``retries=False``
+    and ``redirect=False``: the caller follows redirects, so that every hop is its own decision.
+    """
+    manager = PoolManager(num_pools=hosts, maxsize=per_host, block=True, cert_reqs="CERT_REQUIRED",
+                          ca_certs=ca_certs)
+    manager.pool_classes_by_scheme = guarded_pool_classes(policy)
+    return manager
 
 
 class GuardedAdapter(HTTPAdapter):
