@@ -108,6 +108,16 @@ class Client:
             if not items or offset >= page["total"]:
                 return
 
+    # -- the service ---------------------------------------------------------------------------
+
+    def health(self):
+        """``{"status": "ok"}`` while the service answers (no key needed)."""
+        return self.request("GET", "/healthz")
+
+    def openapi(self):
+        """The service's OpenAPI 3 document."""
+        return self.request("GET", "/api/v1/openapi.json")
+
     # -- clouds --------------------------------------------------------------------------------
 
     def clouds(self, page_size=None):
@@ -200,6 +210,11 @@ class Client:
     def job_runs(self, job_id, page_size=None):
         """The runs of a job, newest first."""
         return self.paginate(f"/api/v1/jobs/{job_id}/runs", page_size=page_size)
+
+    def notifications(self, job_id, page_size=None):
+        """The deliveries of a job's notifications, newest first: ``event``, ``channel``,
+        ``target``, ``status``, ``attempts``... (they stay listed after the job is deleted)."""
+        return self.paginate(f"/api/v1/jobs/{job_id}/notifications", page_size=page_size)
 
     # -- runs ----------------------------------------------------------------------------------
 

@@ -129,7 +129,8 @@ class Process:
 
 
 class CountingTarget:
-    """A local HTTP server counting the requests each path receives; ``/slow`` takes 30 s."""
+    """A local HTTP server counting the requests each path receives (GET, or POST: a webhook's
+    deliveries); ``/slow`` takes 30 s."""
 
     def __init__(self):
         self.hits = {}
@@ -146,6 +147,10 @@ class CountingTarget:
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.do_GET()
 
             def log_message(self, *args):
                 pass
