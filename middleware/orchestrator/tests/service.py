@@ -37,8 +37,9 @@ def free_port():
 class Service:
     """gunicorn serving the API on 127.0.0.1 with a settings file and store of its own."""
 
-    def __init__(self, folder, admin_key, workers=1, settings=""):
+    def __init__(self, folder, admin_key, workers=1, settings="", extra_env=None):
         self.folder = pathlib.Path(folder)
+        self.extra_env = extra_env or {}
         self.folder.mkdir(parents=True, exist_ok=True)
         self.admin_key = admin_key
         self.workers = workers
@@ -53,7 +54,7 @@ class Service:
     def start(self, timeout=30):
         env = {**os.environ, "ORCHESTRATOR_SETTINGS": str(self.settings), "ORCHESTRATOR_ADMIN_KEY": self.admin_key,
                "ORCHESTRATOR_BIND": f"127.0.0.1:{self.port}", "ORCHESTRATOR_WORKERS": str(self.workers),
-               "ORCHESTRATOR_ACCESS_LOG": "/dev/null"}
+               "ORCHESTRATOR_ACCESS_LOG": "/dev/null", **self.extra_env}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dispatcher:app"],
                                             cwd=ORCHESTRATOR, env=env, stdout=log, stderr=subprocess.STDOUT,
