@@ -5,13 +5,23 @@ with arguments for one call. The test fetches the document from the running serv
 added to the API without a client method (and a row here) fails it, and so does a row whose
 route is gone. Each method is then called once against the service and must send its request to
 that route; the answer may be an error (a made-up id is not found), the request is what counts.
+Each method's return type (a ``TypedDict`` of :mod:`orchestrator_client.types`) must also say
+what the document says the route answers, field for field, and mypy must find the client sound.
 """
+import collections.abc
 import itertools
+import pathlib
 import re
+import subprocess
+import sys
+import types
+import typing
 
 import pytest
 
-from orchestrator_client import OrchestratorError
+from orchestrator_client import Client, OrchestratorError
+
+CLIENT = pathlib.Path(__file__).resolve().parents[1]
 
 _names = itertools.count()
 MISSING = "no-such-id"
@@ -57,16 +67,23 @@ METHODS = {
     ("POST", "/api/v1/accounts/{account_id}/keys"): ("create_key", (MISSING,), {}),
     ("DELETE", "/api/v1/keys/{key_id}"): ("revoke_key", (MISSING,), {}),
 }
+#: Methods that answer one field of the route's answer rather than all of it.
+UNWRAPPED = {"run_job": "run_id", "last_event": "state"}
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
+PRIMITIVES = {"string": str, "integer": int, "number": float, "boolean": bool}
+PAGE = {"items", "total", "limit", "offset"}
 
 
 @pytest.fixture(scope="module")
-def operations(service):
-    """``(METHOD, path)`` of every operation the live service's OpenAPI document lists."""
-    from orchestrator_client import Client
-
+def document(service):
+    """The live service's OpenAPI document."""
     with Client(service.url, "no key needed for the document") as anonymous:
-        document = anonymous.openapi()
+        return anonymous.openapi()
+
+
+@pytest.fixture(scope="module")
+def operations(document):
+    """``(METHOD, path)`` of every operation the live service's OpenAPI document lists."""
     return {(method.upper(), path) for path, item in document["paths"].items()
             for method in item if method in HTTP_METHODS}
 
@@ -98,3 +115,97 @@ def test_the_method_calls_its_route(make_user, operation):
         assert error.status is not None, error  # an answer came: the request reached the service
     method, path = operation
     assert any(m == method and _template(path).match(p) for m, p in sent), (name, sent)
+
+
+def _resolve(document, schema):
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _members(annotation):
+    """The types of a union (one type: itself)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return list(typing.get_args(annotation))
+    return [annotation]
+
+
+def _mismatches(document, annotation, schema, where):
+    """How ``annotation`` differs from the OpenAPI ``schema`` (an empty list: it does not)."""
+    schema = _resolve(document, schema)
+    parts = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
+    nullable = schema.get("nullable") or any(_resolve(document, p).get("nullable") for p in parts or ())
+    members = _members(annotation)
+    if annotation is typing.Any:
+        return []
+    if nullable != (type(None) in members):
+        return [f"{where}: {'nullable' if nullable else 'never null'} in the API, {annotation} here"]
+    [kind] = [m for m in members if m is not type(None)] or [None]
+    if parts:
+        if kind == dict[str, typing.Any]:
+            return []  # a composite (a schedule, an action) stays a plain dict
+        found = [_mismatches(document, kind, part, where) for part in parts
+                 if not _resolve(document, part).get("nullable")]
+        return [] if any(not f for f in found) else found[0]
+    if schema.get("type") in PRIMITIVES:
+        wanted = PRIMITIVES[schema["type"]]
+        return [] if kind is wanted else [f"{where}: {schema['type']} in the API, {kind} here"]
+    if schema.get("type") == "array":
+        if typing.get_origin(kind) is not list:
+            return [f"{where}: an array in the API, {kind} here"]
+        return _mismatches(document, typing.get_args(kind)[0], schema["items"], f"{where}[]")
+    if "properties" in schema:
+        if not typing.is_typeddict(kind):
+            return [f"{where}: an object with fields in the API, {kind} here"]
+        fields = typing.get_type_hints(kind)
+        if set(fields) != set(schema["properties"]):
+            return [f"{where}: fields {sorted(schema['properties'])} in the API, {sorted(fields)} in {kind.__name__}"]
+        if set(kind.__required_keys__) != set(schema.get("required", ())):
+            return [f"{where}: required {sorted(schema.get('required', ()))} in the API, "
+                    f"{sorted(kind.__required_keys__)} in {kind.__name__}"]
+        return [problem for name, field in schema["properties"].items()
+                for problem in _mismatches(document, fields[name], field, f"{kind.__name__}.{name}")]
+    if schema.get("type") == "object" or not schema:
+        return [] if kind == dict[str, typing.Any] else [f"{where}: any object in the API, {kind} here"]
+    return [] if "type" not in schema else [f"{where}: {schema} is not understood by this test"]
+
+
+def _answers(document, method, path):
+    """The schemas of the route's 2xx answers (None for an answer without a body)."""
+    found = []
+    for status, answer in document["paths"][path][method.lower()]["responses"].items():
+        if status.startswith("2"):
+            found.append(answer.get("content", {}).get("application/json", {}).get("schema"))
+    return found
+
+
+@pytest.mark.parametrize("operation", sorted(METHODS), ids=lambda op: f"{op[0]} {op[1]}")
+def test_the_method_returns_the_type_of_the_answer(document, operation):
+    name = METHODS[operation][0]
+    returned = typing.get_type_hints(getattr(Client, name))["return"]
+    answers = _answers(document, *operation)
+    if answers == [None]:
+        assert returned is type(None), f"{name} answers nothing (204), yet says {returned}"
+        return
+    if name in UNWRAPPED:
+        [schema] = answers
+        answers = [_resolve(document, schema)["properties"][UNWRAPPED[name]]]
+    page = [_resolve(document, a) for a in answers if set(_resolve(document, a).get("properties", ())) == PAGE]
+    if page:
+        assert typing.get_origin(returned) is collections.abc.Iterator, f"{name} lists pages, yet says {returned}"
+        problems = _mismatches(document, typing.get_args(returned)[0], page[0]["properties"]["items"]["items"], name)
+    else:
+        members = _members(returned) if len(answers) > 1 else [returned]
+        assert len(members) == len(answers), f"{name}: {len(answers)} kinds of answer, {returned} here"
+        problems = [p for member, answer in zip(members, answers)
+                    for p in _mismatches(document, member, answer, name)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_client_type_checks():
+    """mypy, strict, over the client (the ``orch`` command is not part of its typed interface)."""
+    checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-warn-return-any", "--no-incremental",
+                              "orchestrator_client/__init__.py", "orchestrator_client/client.py",
+                              "orchestrator_client/errors.py", "orchestrator_client/types.py"],
+                             cwd=CLIENT, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
