@@ -59,7 +59,7 @@ def create_app(settings=None):
         raise store.cannot_open(engine, exc, setting) from None
     accounts = Accounts(engine, config["PLANS"], config["ADMIN_PLAN"], config["AUTH_CACHE_SECONDS"])
     admin_key = config.get("ORCHESTRATOR_ADMIN_KEY")
-    secrets.add(admin_key)
+    secrets.add(admin_key, config.get("METRICS_TOKEN"))  # kept out of every log line
     generated = accounts.bootstrap_admin(admin_key)
     if generated:
         announce_admin_key(generated, console if config["LOG_FORMAT"] == "json" else None)

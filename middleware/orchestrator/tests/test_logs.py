@@ -133,3 +133,19 @@ def test_gunicorn_writes_json_lines_too(tmp_path):
     [given] = [line for line in parsed if line["request_id"] == "gunicorn-json-1"]
     assert given["logger"] == "gunicorn.access" and '"GET /healthz HTTP/1.1" 200' in given["message"]
     assert any(line["request_id"] == made for line in parsed if line["logger"] == "gunicorn.access")
+
+
+def test_a_failed_run_and_its_retries_are_logged_with_its_ids(make_app, admin, captured):
+    app = make_app(LOG_FORMAT="json", SCHEDULER_ENABLED=True, SCHEDULER_LEASE_SECONDS=2)
+    client = app.test_client()
+    job = client.post("/api/v1/jobs", headers=admin, json={
+        "schedule": {"cron": "0 0 1 1 *"}, "action": {"type": "url", "url": "http://127.0.0.1:9/refused"},
+        "retry": {"attempts": 1, "backoff": 0.1}}).json
+    wait_for(lambda: app.extensions["orchestrator.scheduler"].is_leader)
+    run_id = client.post(f"/api/v1/jobs/{job['id']}/run", headers=admin).json["run_id"]
+    wait_for(lambda: client.get(f"/api/v1/runs/{run_id}", headers=admin).json["status"] == "Failed")
+    mine = [line for line in captured() if line["run_id"] == run_id and line["logger"] == "dispatcher.lib.runner"]
+    assert [line["level"] for line in mine] == ["INFO", "WARNING"]
+    assert "attempt 1 of 2 failed" in mine[0]["message"] and "next attempt in" in mine[0]["message"]
+    assert mine[1]["message"].startswith(f"run {run_id} of job {job['id']} failed: GET http://127.0.0.1:9/refused")
+    assert all(line["account_id"] == job["account_id"] for line in mine)

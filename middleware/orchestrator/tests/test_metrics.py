@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dispatcher.lib import Provider
 from dispatcher.lib.actions.method import register_method
-from service import Service, wait_for
+from service import Process, Service, wait_for
 
 ADMIN = "metrics-admin-key-0123456789abcdef0123"
 
@@ -178,4 +178,30 @@ def test_gunicorn_workers_are_added_up(tmp_path):
         assert holder.split(":")[0] == socket.gethostname()
         assert "metrics-gunicorn-password" not in text and json.dumps(farm) not in text
     finally:
+        service.stop()
+
+
+def test_a_scheduler_process_sharing_the_folder_is_counted_until_it_stops(tmp_path):
+    """``orchestrator scheduler`` started with the API server's PROMETHEUS_MULTIPROC_DIR: its
+    lease shows at the server's /metrics, and leaves it when the process stops."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    shared = {"PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    service = Service(tmp_path / "svc", ADMIN, workers=1, settings="SCHEDULER_ENABLED = False\n",
+                      extra_env=shared).start()
+    scheduler = Process(service, "scheduler", extra_env=shared).start()
+
+    def read():
+        return urllib.request.urlopen(service.url + "/metrics", timeout=10).read().decode()
+    try:
+        text = wait_for(lambda: (lambda t: t if value(t, "orchestrator_scheduler_leader") == 1 else None)(read()),
+                        timeout=30, step=0.2, context=lambda: scheduler.log.read_text())
+        [holder] = holders(text)
+        assert holder.split(":")[1] == str(scheduler.process.pid)
+        scheduler.stop()
+        assert scheduler.process.returncode == 0, scheduler.log.read_text()
+        text = read()
+        assert value(text, "orchestrator_scheduler_leader") == 0 and holders(text) == {}
+    finally:
+        scheduler.stop()
         service.stop()

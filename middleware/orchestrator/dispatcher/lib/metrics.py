@@ -13,6 +13,7 @@ scheduler's lease (sampled every second); which scheduler holds the lease, read 
 at each scrape (so every API server tells the same, whichever process holds it); cloud calls by
 cloud and operation, with their latency and errors.
 """
+import atexit
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ cloud_errors = Counter("orchestrator_cloud_errors_total", "Cloud calls that fail
                        ["cloud", "operation", "code"])
 
 FINISHED = ("Completed", "Failed", "Missed")
+_exit_registered = False
 _types = {}  # an action's JSON -> its type, for the few distinct actions a store holds
 
 
@@ -84,9 +86,24 @@ def observe_cloud_call(cloud, operation, seconds, code=None):
         cloud_errors.labels(cloud, operation, code).inc()
 
 
+def _process_exits():
+    """This process's gauges leave the sum: zero here, and under multiprocess mode its files of
+    live gauges removed (gunicorn's master does that for its workers, but a process started on
+    its own, such as ``orchestrator scheduler``, sharing the folder must do it itself)."""
+    leader.set(0)
+    queue_depth.set(0)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(os.getpid())
+
+
 def start_sampler(scheduler, interval=1.0):
     """Sample the scheduler's lease and its executor's queue every ``interval`` seconds, until
-    the scheduler stops."""
+    the scheduler stops or the process exits."""
+    global _exit_registered
+    if not _exit_registered:
+        atexit.register(_process_exits)
+        _exit_registered = True
+
     def sample():
         while not scheduler.stopped:
             leader.set(1 if scheduler.is_leader else 0)
