@@ -23,11 +23,11 @@ TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z$")
 
 EPILOG = """\b
 Exit codes:
-  0  success
-  1  the API answered with an error (its message on stderr)
-  2  usage error
-  3  the server cannot be reached
-  4  nodes create --wait: a node failed, or not all ran in time
+  0    success
+  1    the API answered with an error (its message on stderr)
+  2    usage error
+  3    the server cannot be reached
+  4    nodes create --wait: a node failed, or not all ran in time
   130  interrupted (Ctrl-C)"""
 
 

@@ -80,7 +80,8 @@ def test_unreachable_server_exits_3(orch):
 
 def test_help_documents_the_exit_codes(orch):
     result = orch("--help")
-    assert result.exit_code == 0 and "3  the server cannot be reached" in result.stdout
+    assert result.exit_code == 0 and "3    the server cannot be reached" in result.stdout
+    assert "130  interrupted" in orch("nodes", "create", "--help").stdout
 
 
 def test_jobs_add_list_pause_resume_run_rm(orch, admin, target):
