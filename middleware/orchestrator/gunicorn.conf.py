@@ -24,6 +24,8 @@ errorlog = "-"
 loglevel = os.environ.get("ORCHESTRATOR_LOG_LEVEL", "info")
 # The query string may carry nothing secret, but the Authorization header is never logged.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# gunicorn's lines in the service's LOG_FORMAT: JSON lines, with the request's id, when "json".
+logger_class = "dispatcher.lib.gunicorn_logger.Logger"
 
 # Metrics of every worker, added up at /metrics: each process writes its values in one folder
 # (prometheus-client's multiprocess mode), made here, before any worker starts, unless the

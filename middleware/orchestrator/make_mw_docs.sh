@@ -5,6 +5,8 @@
 #      temporary folder, an administrator key made up for this run);
 #   2. once /healthz answers, calls documented routes with curl and writes each real exchange
 #      into docs/examples/ (generated, not committed), which docs/examples.rst includes;
+#      It also scrapes /metrics and, once the server stopped, keeps some of its JSON log lines
+#      (the server logs with LOG_FORMAT = "json"), for docs/monitoring.rst;
 #   3. stops the server and builds the HTML with Sphinx, warnings as errors, into $BUILD_DIR.
 #
 # The server is stopped whatever happens. Run it from anywhere, with the environment's python
@@ -77,6 +79,7 @@ with open(os.path.join(work, "settings.py"), "w") as settings:
 INSTANCE_PATH = {os.path.join(work, "instance")!r}
 DATABASE_URL = ""
 CLOUD_FARM = {{"default": {{"ENGINE": "dummy", "USER": "", "PASSWORD": "", "EXTRA_PARAMS": {{}}}}}}
+LOG_FORMAT = "json"
 """)
 EOF
 
@@ -212,6 +215,21 @@ capture run-retried 200 GET "/api/v1/runs/$RETRY_RUN"
 capture error-validation 422 POST /api/v1/jobs "{\"schedule\": {\"at\": \"2001-01-01T09:00:00Z\"},
  \"action\": {\"type\": \"url\", \"url\": \"$BASE/healthz\"}}"
 
+# A request id given by the client comes back; the answer's headers say so.
+curl -sS -D "$WORK/headers" -o /dev/null -H "Authorization: Bearer $ADMIN_KEY" -H "X-Request-Id: deploy-check-42" \
+    "$BASE/api/v1/clouds" || die "GET /api/v1/clouds with X-Request-Id: curl failed"
+printf 'GET /api/v1/clouds HTTP/1.1\nHost: 127.0.0.1:%s\nAuthorization: Bearer <key>\nX-Request-Id: deploy-check-42\n' \
+    "$PORT" >"$EXAMPLES/request-id.request.http"
+{ head -n 1 "$WORK/headers"; grep -i -e '^content-type:' -e '^x-request-id:' "$WORK/headers"; } | tr -d '\r' \
+    >"$EXAMPLES/request-id.response.http"
+grep -qi '^x-request-id: deploy-check-42' "$EXAMPLES/request-id.response.http" \
+    || die "the X-Request-Id sent was not returned: $(cat "$WORK/headers")"
+
+# The service's own families from a scrape, the histograms' buckets left out for brevity.
+curl -fsS "$BASE/metrics" >"$WORK/metrics" || die "GET /metrics failed"
+grep -E '^(# (HELP|TYPE) )?orchestrator_' "$WORK/metrics" | grep -v -e '_bucket{' -e '_created' \
+    >"$EXAMPLES/metrics.txt" || die "/metrics has no orchestrator_ families: $(head -c 2000 "$WORK/metrics")"
+
 "$PYTHON" - "$EXAMPLES/capture.json" "$PORT" <<'EOF'
 from datetime import datetime, timezone
 import json, sys
@@ -220,6 +238,16 @@ with open(sys.argv[1], "w") as out:
                "captured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}, out)
 EOF
 stop_server
+# Log lines of the retried run, as the server wrote them.
+"$PYTHON" - "$WORK/server.log" "$EXAMPLES/log-lines.jsonl" <<'EOF'
+import json, sys
+lines = [line for line in open(sys.argv[1]) if line.startswith("{")]
+parsed = [json.loads(line) for line in lines]
+kept = [line for line, record in zip(lines, parsed) if record.get("run_id")][:3]
+if len(kept) < 2:
+    sys.exit(f"make_mw_docs.sh: the server's log lacks the lines of the retried run: {lines[-5:]}")
+open(sys.argv[2], "w").writelines(kept)
+EOF
 rm -rf docs/examples
 cp -R "$EXAMPLES" docs/examples
 say "examples written to docs/examples/"

@@ -1,4 +1,6 @@
-"""Python client for the Orchestrator HTTP API, and the ``orch`` command line."""
+"""Python client for the Orchestrator HTTP API, and the ``orch`` command line.
+
+The shapes of the answers are in :mod:`orchestrator_client.types`."""
 from orchestrator_client.client import Client
 from orchestrator_client.errors import (BadRequest, CloudError, CloudTimeout, Conflict, ConnectionFailed, Forbidden,
                                         NotFound, NotSupported, OrchestratorError, PayloadTooLarge, QuotaExceeded,

@@ -1,7 +1,8 @@
 """``orch``: the Orchestrator API from the command line.
 
 Exit codes: 0 success; 1 the API answered with an error (its message on stderr); 2 a usage
-error (a missing or invalid option); 3 the server could not be reached.
+error (a missing or invalid option); 3 the server could not be reached; 4 ``nodes create
+--wait`` gave up (a node failed, or they were not all running in time); 130 interrupted (Ctrl-C).
 """
 import json
 import re
@@ -13,24 +14,39 @@ import click
 from orchestrator_client.client import Client
 from orchestrator_client.errors import ConnectionFailed, OrchestratorError
 
-EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_READY, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
 RUN_STATUSES = ("Submitted", "Running", "Completed", "Failed", "Missed")
 EVERY_UNITS = {"s": "secondly", "m": "minutely", "h": "hourly", "d": "daily", "w": "weekly"}
+#: Node states from which a node will not come to run by waiting.
+FAILED_STATES = frozenset({"error", "terminated"})
+TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z$")
 
 EPILOG = """\b
 Exit codes:
-  0  success
-  1  the API answered with an error (its message on stderr)
-  2  usage error
-  3  the server cannot be reached"""
+  0    success
+  1    the API answered with an error (its message on stderr)
+  2    usage error
+  3    the server cannot be reached
+  4    nodes create --wait: a node failed, or not all ran in time
+  130  interrupted (Ctrl-C)"""
+
+
+class NotReady(click.ClickException):
+    """``nodes create --wait`` gave up on the nodes."""
+
+    exit_code = EXIT_NOT_READY
 
 
 class OrchGroup(click.Group):
-    """A group that turns API errors into exit codes 1 and 3, with the message on stderr."""
+    """A group that turns API errors into exit codes 1 and 3, and Ctrl-C into 130, with the
+    message on stderr."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("orch: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         except ConnectionFailed as exc:
             click.echo(f"orch: {exc}", err=True)
             ctx.exit(EXIT_UNREACHABLE)
@@ -70,22 +86,33 @@ def json_flag(command):
 
 
 def cell(value):
+    """One value as table text on one line; timestamps to the second."""
     if value is None:
         return "-"
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value) or "-"
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True)
-    return str(value)
+    text = " ".join(str(value).split())
+    stamp = TIMESTAMP.match(text)
+    return f"{stamp.group(1)}Z" if stamp else text
+
+
+def line(values, widths):
+    """One table line: each value padded to its column's width (None: the last, unpadded)."""
+    return "  ".join(v if w is None else v.ljust(w) for v, w in zip(values, widths)).rstrip()
 
 
 def table(rows, columns):
     """Rows of dicts as aligned text columns, headed by the column names in capitals."""
     cells = [[cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
-    return "\n".join(lines)
+    return "\n".join([line([c.upper() for c in columns], widths)] + [line(r, widths) for r in cells])
+
+
+def show_each(settings, item, text):
+    """One result of a command that acts on several things: a JSON line, or ``text``."""
+    click.echo(json.dumps(item, sort_keys=True) if settings.as_json else text)
 
 
 def show(settings, data, columns=None):
@@ -159,7 +186,7 @@ def nodes_list(settings, cloud):
 @click.option("--count", type=click.IntRange(1, 50), default=1, show_default=True)
 @click.option("--wait", is_flag=True, help="Follow the nodes, with a progress bar, until they all run.")
 @click.option("--timeout", "wait_timeout", type=float, default=600, show_default=True,
-              help="Seconds --wait waits before giving up (exit 1).")
+              help="Seconds --wait waits before giving up (exit 4).")
 @json_flag
 @pass_settings
 def nodes_create(settings, cloud, name, image, size, location, count, wait, wait_timeout):
@@ -172,24 +199,29 @@ def nodes_create(settings, cloud, name, image, size, location, count, wait, wait
 
 
 def wait_running(client, cloud, created, timeout, quiet=False):
-    """The nodes once each is running, polled once a second behind a progress bar."""
+    """The nodes once each is running, polled once a second behind a progress bar on stderr;
+    :class:`NotReady` when one fails or time runs out."""
     pending = {node["id"]: node for node in created}
-    done = {node_id: node for node_id, node in pending.items() if node.get("state") == "running"}
+    done = set()
     deadline = time.monotonic() + timeout
     with click.progressbar(length=len(pending), label="Waiting for the nodes to run", file=sys.stderr,
-                           hidden=quiet) as bar:
-        bar.update(len(done))
-        while len(done) < len(pending):
-            if time.monotonic() > deadline:
-                raise click.ClickException(f"{len(pending) - len(done)} nodes not running after {timeout:g} s")
-            time.sleep(1.0)
-            for node_id in set(pending) - set(done):
-                node = client.node(node_id, cloud=cloud)
-                pending[node_id] = node
+                           hidden=quiet, show_pos=True) as bar:
+        while True:
+            for node_id, node in pending.items():
+                if node_id in done:
+                    continue
+                if node.get("state") in FAILED_STATES:
+                    raise NotReady(f"node {node_id} is {node['state']}, it will not run")
                 if node.get("state") == "running":
-                    done[node_id] = node
+                    done.add(node_id)
                     bar.update(1)
-    return [pending[node["id"]] for node in created]
+            if len(done) == len(pending):
+                return [pending[node["id"]] for node in created]
+            if time.monotonic() > deadline:
+                raise NotReady(f"{len(pending) - len(done)} of {len(pending)} nodes not running after {timeout:g} s")
+            time.sleep(1.0)
+            for node_id in set(pending) - done:
+                pending[node_id] = client.node(node_id, cloud=cloud)
 
 
 @nodes.command("reboot", epilog=EPILOG)
@@ -198,20 +230,22 @@ def wait_running(client, cloud, created, timeout, quiet=False):
 @json_flag
 @pass_settings
 def nodes_reboot(settings, cloud, node_ids):
-    """Reboot nodes."""
-    show(settings, [settings.client.reboot_node(node_id, cloud=cloud) for node_id in node_ids], NODE_COLUMNS)
+    """Reboot nodes; with --json, each node's answer on a line of its own."""
+    for node_id in node_ids:
+        node = settings.client.reboot_node(node_id, cloud=cloud)
+        show_each(settings, node, f"rebooting {node_id} ({node.get('state')})")
 
 
 @nodes.command("destroy", epilog=EPILOG)
 @cloud_option
 @click.argument("node_ids", nargs=-1, required=True)
+@json_flag
 @pass_settings
 def nodes_destroy(settings, cloud, node_ids):
     """Destroy nodes."""
     for node_id in node_ids:
         settings.client.destroy_node(node_id, cloud=cloud)
-        if not settings.as_json:
-            click.echo(f"destroyed {node_id}")
+        show_each(settings, {"id": node_id, "destroyed": True}, f"destroyed {node_id}")
 
 
 # -- jobs ----------------------------------------------------------------------------------------
@@ -265,23 +299,24 @@ def jobs_list(settings, group):
 @click.option("--method", help="Action: call the method registered under this name.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter of the --method call.")
 @click.option("--paused", is_flag=True, help="Create it paused.")
-@click.option("--json", "body", help="The whole job body as JSON (instead of the options above); - reads stdin.")
+@click.option("--body", help="The whole job as JSON (instead of the options above); - reads it from stdin.")
+@json_flag
 @pass_settings
 def jobs_add(settings, name, group, cron, at, every, timezone, url, http_method, method, params, paused, body):
-    """Schedule a job: one of --cron/--at/--every and one of --url/--method, or --json BODY."""
+    """Schedule a job: one of --cron/--at/--every and one of --url/--method, or --body JSON."""
     if body is not None:
         try:
             job = json.loads(sys.stdin.read() if body == "-" else body)
         except ValueError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--json") from None
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--body") from None
         if not isinstance(job, dict):
-            raise click.BadParameter("a JSON object", param_hint="--json")
+            raise click.BadParameter("a JSON object", param_hint="--body")
     else:
         given = [opt for opt, value in (("--cron", cron), ("--at", at), ("--every", every)) if value]
         if len(given) != 1:
-            raise click.UsageError("give one of --cron, --at or --every (or --json)")
+            raise click.UsageError("give one of --cron, --at or --every (or --body)")
         if bool(url) == bool(method):
-            raise click.UsageError("give one of --url or --method (or --json)")
+            raise click.UsageError("give one of --url or --method (or --body)")
         schedule = {"cron": cron} if cron else {"at": at} if at else parse_every(every)
         if timezone:
             schedule["timezone"] = timezone
@@ -303,20 +338,19 @@ def jobs_add(settings, name, group, cron, at, every, timezone, url, http_method,
     if settings.as_json:
         show(settings, created)
     else:
-        click.echo(f"{created['id']}  next run {created.get('next_run_at') or '-'}")
+        click.echo(f"{created['id']}  next run {cell(created.get('next_run_at'))}")
 
 
 def _each_job(settings, job_ids, change, verb):
+    """Apply ``change`` to each job; with --json, each answer on a line of its own."""
     for job_id in job_ids:
         answer = change(job_id)
-        if settings.as_json:
-            click.echo(json.dumps(answer if answer is not None else {"id": job_id, verb: True}, sort_keys=True))
-        else:
-            click.echo(f"{verb} {job_id}")
+        show_each(settings, answer if answer is not None else {"id": job_id, verb: True}, f"{verb} {job_id}")
 
 
 @jobs.command("pause", epilog=EPILOG)
 @click.argument("job_ids", nargs=-1, required=True)
+@json_flag
 @pass_settings
 def jobs_pause(settings, job_ids):
     """Pause jobs."""
@@ -325,6 +359,7 @@ def jobs_pause(settings, job_ids):
 
 @jobs.command("resume", epilog=EPILOG)
 @click.argument("job_ids", nargs=-1, required=True)
+@json_flag
 @pass_settings
 def jobs_resume(settings, job_ids):
     """Resume jobs (from now on: no catch-up)."""
@@ -333,16 +368,18 @@ def jobs_resume(settings, job_ids):
 
 @jobs.command("run", epilog=EPILOG)
 @click.argument("job_ids", nargs=-1, required=True)
+@json_flag
 @pass_settings
 def jobs_run(settings, job_ids):
     """Run jobs now; prints each run's id."""
     for job_id in job_ids:
         run_id = settings.client.run_job(job_id)
-        click.echo(json.dumps({"job_id": job_id, "run_id": run_id}) if settings.as_json else run_id)
+        show_each(settings, {"job_id": job_id, "run_id": run_id}, run_id)
 
 
 @jobs.command("rm", epilog=EPILOG)
 @click.argument("job_ids", nargs=-1, required=True)
+@json_flag
 @pass_settings
 def jobs_rm(settings, job_ids):
     """Delete jobs; their runs stay in the history."""
@@ -352,6 +389,9 @@ def jobs_rm(settings, job_ids):
 # -- runs ----------------------------------------------------------------------------------------
 
 RUN_COLUMNS = ["id", "job_id", "status", "scheduled_for", "finished_at", "error"]
+#: ``runs tail`` cannot measure rows it has not seen yet: fixed widths that fit the API's run
+#: ids (UUIDs), job ids (32 hex digits), statuses and timestamps (to the second); the error last.
+TAIL_WIDTHS = [36, 32, 9, 20, 20, None]
 
 
 def status_choice(ctx, param, value):
@@ -393,21 +433,22 @@ def runs(ctx, job_id, status, since, until, limit):
 @runs.command("tail", epilog=EPILOG)
 @with_run_filters
 @click.option("--interval", type=click.FloatRange(0.1), default=2.0, show_default=True, help="Seconds between polls.")
-@click.option("--count", type=click.IntRange(1), help="Stop after printing this many runs.")
+@click.option("--count", type=click.IntRange(1), help="Stop after printing this many lines.")
 @click.option("--until-idle", type=click.FloatRange(0), help="Stop once nothing changed for this many seconds.")
 @json_flag
 @pass_settings
 def runs_tail(settings, job_id, status, interval, count, until_idle):
-    """Follow runs: print each new run, and each change of status, once; Ctrl-C stops.
+    """Follow runs: print each new run, and each change of status, once; Ctrl-C stops (exit 0).
 
-    Runs that exist when it starts are not printed, only their later changes. With --json each
-    line is one run as a JSON object."""
+    Runs that exist when it starts are not printed, only their later changes. The table's
+    columns have fixed widths, so that lines printed later line up with the heading; with
+    --json each line is one run as a JSON object."""
     client = settings.client
     newest = lambda: list(zip(range(100), client.runs(status=status, job_id=job_id, page_size=100)))  # noqa: E731
     seen = {run["id"]: run["status"] for _, run in newest()}
     printed, quiet_since = 0, time.monotonic()
     if not settings.as_json:
-        click.echo(table([], RUN_COLUMNS))
+        click.echo(line([c.upper() for c in RUN_COLUMNS], TAIL_WIDTHS))
     try:
         while count is None or printed < count:
             if until_idle is not None and time.monotonic() - quiet_since >= until_idle:
@@ -419,7 +460,7 @@ def runs_tail(settings, job_id, status, interval, count, until_idle):
                 seen[run["id"]] = run["status"]
                 quiet_since = time.monotonic()
                 click.echo(json.dumps(run, sort_keys=True) if settings.as_json
-                           else table([run], RUN_COLUMNS).splitlines()[1])
+                           else line([cell(run.get(c)) for c in RUN_COLUMNS], TAIL_WIDTHS))
                 printed += 1
                 if count is not None and printed >= count:
                     break

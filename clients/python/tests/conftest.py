@@ -11,6 +11,14 @@ from orchestrator_client import Client
 REPOSITORY = pathlib.Path(__file__).resolve().parents[3]
 SERVICE_PY = REPOSITORY / "middleware" / "orchestrator" / "tests" / "service.py"
 ADMIN_KEY = "client-admin-key-0123456789abcdef0123"
+#: The Dummy cloud three ways: nodes that run at once, after two seconds, and never (in time).
+CLOUDS = """
+CLOUD_FARM = {
+    "default": {"ENGINE": "dummy", "USER": "", "PASSWORD": "", "EXTRA_PARAMS": {}},
+    "booting": {"ENGINE": "dummy", "USER": "", "PASSWORD": "", "EXTRA_PARAMS": {"boot_seconds": 2}},
+    "stuck": {"ENGINE": "dummy", "USER": "", "PASSWORD": "", "EXTRA_PARAMS": {"boot_seconds": 3600}},
+}
+"""
 
 
 def _load_service_module():
@@ -26,8 +34,8 @@ Service, CountingTarget, wait_for = service_module.Service, service_module.Count
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory):
-    """One service for the session, without a rate limit."""
-    running = Service(tmp_path_factory.mktemp("service"), ADMIN_KEY, workers=1).start()
+    """One service for the session, without a rate limit, over the clouds of :data:`CLOUDS`."""
+    running = Service(tmp_path_factory.mktemp("service"), ADMIN_KEY, workers=1, settings=CLOUDS).start()
     yield running
     running.stop()
 

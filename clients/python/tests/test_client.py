@@ -76,7 +76,7 @@ def test_unreachable_server_raises_connection_failed():
 
 
 def test_clouds_and_nodes(admin):
-    assert [c["name"] for c in admin.clouds()] == ["default"]
+    assert sorted(c["name"] for c in admin.clouds()) == ["booting", "default", "stuck"]
     assert "capabilities" in admin.cloud("default")
     image, size = next(admin.images()), next(admin.sizes())
     list(admin.locations())
@@ -173,4 +173,25 @@ def test_rate_limited_after_the_retries_raises(limited):
             for _ in range(10):
                 client.me()
     assert caught.value.status == 429 and caught.value.code == "rate_limited"
-    assert caught.value.retry_after and caught.value.retry_after > 0
+    assert caught.value.retry_after is not None and 0 <= caught.value.retry_after <= 1  # a one-second window
+
+
+def test_notifications_of_a_job_and_account_defaults(make_user, target):
+    account, client = make_user()
+    defaults = client.set_account_defaults(account["id"], disable_after=3)["defaults"]
+    assert defaults["disable_after"] == 3 and client.me()["defaults"]["disable_after"] == 3
+    failing = {"type": "url", "url": target.url + "/notified", "expect_status": [201]}
+    job = client.create_job(FAR, failing, notify={"on": ["failure"], "webhook": {"url": target.url + "/hook"}})
+    run_id = client.run_job(job["id"])
+    wait_for(lambda: client.last_event(run_id)["status"] == "Failed")
+    [delivery] = wait_for(lambda: list(client.notifications(job["id"], page_size=1)))
+    assert (delivery["run_id"], delivery["event"], delivery["channel"]) == (run_id, "failure", "webhook")
+    assert delivery["target"] == target.url + "/hook"
+    assert target.hits.get("/hook", 0) >= 1
+    with pytest.raises(NotFound):
+        list(client.notifications("no-such-job"))
+
+
+def test_health_and_the_openapi_document(admin):
+    assert admin.health() == {"status": "ok"}
+    assert "/api/v1/jobs" in admin.openapi()["paths"]

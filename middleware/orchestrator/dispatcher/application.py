@@ -37,7 +37,7 @@ def create_app(settings=None):
     """Build the application from the layered settings (``settings`` overrides the rest)."""
     install_log_filter()
     config = load_config(settings)
-    logs.configure(config)
+    console = logs.configure(config)
     check_plans(config["PLANS"], config["ADMIN_PLAN"])
     NetworkPolicy.from_settings(config)  # a bad URL_*_NETWORKS stops the start, not each run
     publisher = events.from_settings(config)  # a bad EVENTS_URL too, before anything opens
@@ -60,10 +60,10 @@ def create_app(settings=None):
         raise store.cannot_open(engine, exc, setting) from None
     accounts = Accounts(engine, config["PLANS"], config["ADMIN_PLAN"], config["AUTH_CACHE_SECONDS"])
     admin_key = config.get("ORCHESTRATOR_ADMIN_KEY")
-    secrets.add(admin_key)
+    secrets.add(admin_key, config.get("METRICS_TOKEN"))  # kept out of every log line
     generated = accounts.bootstrap_admin(admin_key)
     if generated:
-        announce_admin_key(generated)
+        announce_admin_key(generated, console if config["LOG_FORMAT"] == "json" else None)
     elif admin_key and not accounts.is_admin_key(admin_key):
         log.warning("ORCHESTRATOR_ADMIN_KEY is ignored: it makes the administrator's key only on the first "
                     "start, and this store's administrator does not have it. To replace a lost administrator "
@@ -174,8 +174,12 @@ def run_context_factory(accounts, farm, owners, config):
     return make
 
 
-def announce_admin_key(token):
-    """Print the generated administrator key once, on the console that started the service."""
-    print(f"Orchestrator: the administrator's API key is {token}\n"
-          f"Orchestrator: send it as 'Authorization: Bearer <key>'; it is stored only as a hash "
-          f"and will not be shown again.", file=sys.stderr, flush=True)
+def announce_admin_key(token, json_console=None):
+    """Print the generated administrator key once, on the console that started the service: as
+    plain lines, or as JSON lines in the format of ``json_console`` (the log handler, when
+    ``LOG_FORMAT`` is ``json``)."""
+    for message in (f"Orchestrator: the administrator's API key is {token}",
+                    "Orchestrator: send it as 'Authorization: Bearer <key>'; it is stored only as a hash "
+                    "and will not be shown again."):
+        print(logs.unscrubbed(json_console, log.name, message) if json_console else message,
+              file=sys.stderr, flush=True)

@@ -70,7 +70,7 @@ def _record_response(response):
 
 
 def _secrets_of(app):
-    found = {app.config.get("ORCHESTRATOR_ADMIN_KEY")}
+    found = {app.config.get("ORCHESTRATOR_ADMIN_KEY"), app.config.get("METRICS_TOKEN")}
     for entry in app.config["CLOUD_FARM"].values():
         if str(entry.get("ENGINE")) not in ("dummy", "example"):
             found |= {entry.get("USER"), entry.get("PASSWORD")}

@@ -37,8 +37,9 @@ def free_port():
 class Service:
     """gunicorn serving the API on 127.0.0.1 with a settings file and store of its own."""
 
-    def __init__(self, folder, admin_key, workers=1, settings=""):
+    def __init__(self, folder, admin_key, workers=1, settings="", extra_env=None):
         self.folder = pathlib.Path(folder)
+        self.extra_env = extra_env or {}
         self.folder.mkdir(parents=True, exist_ok=True)
         self.admin_key = admin_key
         self.workers = workers
@@ -53,7 +54,7 @@ class Service:
     def start(self, timeout=30):
         env = {**os.environ, "ORCHESTRATOR_SETTINGS": str(self.settings), "ORCHESTRATOR_ADMIN_KEY": self.admin_key,
                "ORCHESTRATOR_BIND": f"127.0.0.1:{self.port}", "ORCHESTRATOR_WORKERS": str(self.workers),
-               "ORCHESTRATOR_ACCESS_LOG": "/dev/null"}
+               "ORCHESTRATOR_ACCESS_LOG": "/dev/null", **self.extra_env}
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dispatcher:app"],
                                             cwd=ORCHESTRATOR, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -129,7 +130,8 @@ class Process:
 
 
 class CountingTarget:
-    """A local HTTP server counting the requests each path receives; ``/slow`` takes 30 s."""
+    """A local HTTP server counting the requests each path receives (GET, or POST: a webhook's
+    deliveries); ``/slow`` takes 30 s."""
 
     def __init__(self):
         self.hits = {}
@@ -146,6 +148,10 @@ class CountingTarget:
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.do_GET()
 
             def log_message(self, *args):
                 pass

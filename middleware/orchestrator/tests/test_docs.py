@@ -114,6 +114,27 @@ def test_examples_are_captured_live(built_docs):
     assert "Authorization: Bearer <key>" in text        # the throwaway key itself is never written
 
 
+def test_every_metric_family_is_documented(client):
+    """Each family a scrape shows has its row in docs/monitoring.rst."""
+    scrape = client.get("/metrics").get_data(as_text=True)
+    families = {f for f in re.findall(r"^# TYPE (orchestrator_\w+) ", scrape, re.M) if not f.endswith("_created")}
+    page = (DOCS / "monitoring.rst").read_text()
+    assert len(families) >= 9
+    assert not [f for f in families if f"``{f}``" not in page], "families missing from docs/monitoring.rst"
+
+
+def test_monitoring_shows_a_live_scrape_log_lines_and_a_request_id(built_docs):
+    out, port = built_docs
+    text = text_of(out / "monitoring.html")
+    assert re.search(rf"port\s+{port}\b", text)
+    assert 'orchestrator_runs_total{action="url",status="Failed"} 1.0' in text  # the retried example run
+    assert "orchestrator_scheduler_lease_holder{holder=" in text
+    assert text.count("X-Request-Id: deploy-check-42") == 2  # sent, and answered back
+    lines = [json.loads(line) for line in (DOCS / "examples" / "log-lines.jsonl").read_text().splitlines()]
+    assert lines and all(line["run_id"] and line["account_id"] for line in lines)
+    assert lines[-1]["level"] == "WARNING" and f'"run_id": "{lines[-1]["run_id"]}"' in text
+
+
 def test_the_docs_port_is_written_once():
     script = SCRIPT.read_text()
     default = re.search(r'^PORT="\$\{PORT:-(\d+)\}"', script, re.M).group(1)

@@ -2,6 +2,8 @@
 through or made up, and returned; secrets scrubbed whatever the format."""
 import json
 import logging
+import re
+import urllib.request
 import uuid
 
 import pytest
@@ -9,7 +11,10 @@ import pytest
 from dispatcher.lib import logs
 from dispatcher.lib.actions.method import register_method
 from dispatcher.lib.secrets import registry
-from service import wait_for
+from service import Service, wait_for
+
+ISO_UTC_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+FIELDS = {"time", "level", "logger", "message", "request_id", "account_id", "run_id"}
 
 log = logging.getLogger("tests.logs")
 
@@ -49,7 +54,8 @@ def test_json_lines_carry_the_request_and_the_account(make_app, admin, captured)
     app.test_client().get("/api/v1/tests-log", headers={**admin, "X-Request-Id": "trace-1"})
     [line] = [x for x in captured() if x["message"] == "inside a request"]
     assert line["level"] == "WARNING" and line["logger"] == "tests.logs" and line["request_id"] == "trace-1"
-    assert line["account_id"] and line["run_id"] is None and "time" in line
+    assert line["account_id"] and line["run_id"] is None and re.match(ISO_UTC_MS, line["time"])
+    assert set(line) == FIELDS
 
 
 def test_json_lines_of_a_run_carry_its_id(make_app, admin, captured):
@@ -93,3 +99,53 @@ def test_a_bad_log_format_stops_the_start(make_app):
     with pytest.raises(SettingsError, match="LOG_FORMAT"):
         make_app(LOG_FORMAT="xml")
     assert logs.FORMATS == ("text", "json")
+
+
+def test_a_generated_admin_key_is_announced_in_json_lines(make_app, capsys):
+    app = make_app(ORCHESTRATOR_ADMIN_KEY=None, LOG_FORMAT="json")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "Orchestrator: " in line]
+    assert len(lines) == 2 and all(set(line) == FIELDS for line in lines)
+    token = lines[0]["message"].rsplit(" ", 1)[1]
+    me = app.test_client().get("/api/v1/accounts/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json["is_admin"]
+
+
+def test_gunicorn_writes_json_lines_too(tmp_path):
+    """Under gunicorn with LOG_FORMAT = "json", every line of the service, gunicorn's error and
+    access logs included, is one JSON object; an access line carries its request's id."""
+    access = tmp_path / "access.log"
+    service = Service(tmp_path / "svc", "json-logs-admin-key-0123456789abcdef", workers=2,
+                      settings='LOG_FORMAT = "json"\n', extra_env={"ORCHESTRATOR_ACCESS_LOG": str(access)})
+    service.start()
+    try:
+        request = urllib.request.Request(service.url + "/healthz", headers={"X-Request-Id": "gunicorn-json-1"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.headers["X-Request-Id"] == "gunicorn-json-1"
+        made = urllib.request.urlopen(service.url + "/healthz", timeout=10).headers["X-Request-Id"]
+        wait_for(lambda: access.exists() and made in access.read_text())
+    finally:
+        service.stop()
+    written = [line for line in service.log.read_text().splitlines() + access.read_text().splitlines() if line]
+    parsed = [json.loads(line) for line in written]  # fails on any line that is not JSON
+    assert all(FIELDS <= set(line) and re.match(ISO_UTC_MS, line["time"]) for line in parsed)
+    loggers = {line["logger"] for line in parsed}
+    assert {"gunicorn.error", "gunicorn.access", "dispatcher.lib.scheduler"} <= loggers
+    [given] = [line for line in parsed if line["request_id"] == "gunicorn-json-1"]
+    assert given["logger"] == "gunicorn.access" and '"GET /healthz HTTP/1.1" 200' in given["message"]
+    assert any(line["request_id"] == made for line in parsed if line["logger"] == "gunicorn.access")
+
+
+def test_a_failed_run_and_its_retries_are_logged_with_its_ids(make_app, admin, captured):
+    app = make_app(LOG_FORMAT="json", SCHEDULER_ENABLED=True, SCHEDULER_LEASE_SECONDS=2)
+    client = app.test_client()
+    job = client.post("/api/v1/jobs", headers=admin, json={
+        "schedule": {"cron": "0 0 1 1 *"}, "action": {"type": "url", "url": "http://127.0.0.1:9/refused"},
+        "retry": {"attempts": 1, "backoff": 0.1}}).json
+    wait_for(lambda: app.extensions["orchestrator.scheduler"].is_leader)
+    run_id = client.post(f"/api/v1/jobs/{job['id']}/run", headers=admin).json["run_id"]
+    wait_for(lambda: client.get(f"/api/v1/runs/{run_id}", headers=admin).json["status"] == "Failed")
+    mine = [line for line in captured() if line["run_id"] == run_id and line["logger"] == "dispatcher.lib.runner"]
+    assert [line["level"] for line in mine] == ["INFO", "WARNING"]
+    assert "attempt 1 of 2 failed" in mine[0]["message"] and "next attempt in" in mine[0]["message"]
+    assert mine[1]["message"].startswith(f"run {run_id} of job {job['id']} failed: GET http://127.0.0.1:9/refused")
+    assert all(line["account_id"] == job["account_id"] for line in mine)

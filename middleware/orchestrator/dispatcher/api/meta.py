@@ -7,6 +7,7 @@ from dispatcher.api import schemas
 from dispatcher.api.contract import operation
 from dispatcher.errors import Unauthorized
 from dispatcher.lib import metrics as measured
+from dispatcher.lib.scheduler import LEASE
 
 bp = Blueprint("meta", __name__)
 
@@ -38,7 +39,8 @@ def metrics():
         sent = request.headers.get("Authorization", "")
         if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
             raise Unauthorized("the metrics need 'Authorization: Bearer <METRICS_TOKEN>'")
-    body, content_type = measured.exposition()
+    datastore = current_app.extensions["orchestrator.datastore"]
+    body, content_type = measured.exposition(measured.LeaseHolder(datastore, LEASE))
     return current_app.response_class(body, content_type=content_type)
 
 

@@ -9,16 +9,22 @@ process's own values are served.
 What is measured: requests by route, method and status, with their latency; runs finished by
 action type and status, and how late runs start (from the run transitions the data store
 announces); how many runs wait in the executor's queue and whether this process holds the
-scheduler's lease (sampled every second); cloud calls by cloud and operation, with their
-latency and errors.
+scheduler's lease (sampled every second); which scheduler holds the lease, read from the store
+at each scrape (so every API server tells the same, whichever process holds it); cloud calls by
+cloud and operation, with their latency and errors.
 """
+import atexit
 import json
+import logging
 import os
 import threading
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+log = logging.getLogger(__name__)
 
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _LATE = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -40,6 +46,7 @@ cloud_errors = Counter("orchestrator_cloud_errors_total", "Cloud calls that fail
                        ["cloud", "operation", "code"])
 
 FINISHED = ("Completed", "Failed", "Missed")
+_exit_registered = False
 _types = {}  # an action's JSON -> its type, for the few distinct actions a store holds
 
 
@@ -86,9 +93,24 @@ def observe_cloud_call(cloud, operation, seconds, code=None):
         cloud_errors.labels(cloud, operation, code).inc()
 
 
+def _process_exits():
+    """This process's gauges leave the sum: zero here, and under multiprocess mode its files of
+    live gauges removed (gunicorn's master does that for its workers, but a process started on
+    its own, such as ``orchestrator scheduler``, sharing the folder must do it itself)."""
+    leader.set(0)
+    queue_depth.set(0)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(os.getpid())
+
+
 def start_sampler(scheduler, interval=1.0):
     """Sample the scheduler's lease and its executor's queue every ``interval`` seconds, until
-    the scheduler stops."""
+    the scheduler stops or the process exits."""
+    global _exit_registered
+    if not _exit_registered:
+        atexit.register(_process_exits)
+        _exit_registered = True
+
     def sample():
         while not scheduler.stopped:
             leader.set(1 if scheduler.is_leader else 0)
@@ -99,12 +121,36 @@ def start_sampler(scheduler, interval=1.0):
     threading.Thread(target=sample, name="orchestrator-metrics", daemon=True).start()
 
 
-def exposition():
-    """The metrics in the Prometheus text format, and its content type."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    from prometheus_client import REGISTRY
+class LeaseHolder:
+    """``orchestrator_scheduler_lease_holder{holder}``: 1 for the scheduler that holds the lease
+    now, as the store says; no sample while nobody holds it (or the store does not answer)."""
 
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    def __init__(self, datastore, lease):
+        self.datastore, self.lease = datastore, lease
+
+    def collect(self):
+        family = GaugeMetricFamily("orchestrator_scheduler_lease_holder",
+                                   "1 for the scheduler holding the lease (host:pid:tag), read from the store",
+                                   labels=["holder"])
+        try:
+            holder = self.datastore.lease_holder(self.lease, time.time())
+        except Exception:  # a scrape still answers the rest while the store is away
+            log.warning("metrics: the store did not say who holds the scheduler's lease", exc_info=True)
+            holder = None
+        if holder:
+            family.add_metric([holder], 1)
+        yield family
+
+
+def exposition(*collectors):
+    """The metrics in the Prometheus text format, and its content type: the values this process
+    (or, under gunicorn, every worker) recorded, then what ``collectors`` read at this scrape."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        recorded = CollectorRegistry()
+        multiprocess.MultiProcessCollector(recorded)
+    else:
+        from prometheus_client import REGISTRY as recorded
+    now = CollectorRegistry(auto_describe=False)
+    for collector in collectors:
+        now.register(collector)
+    return generate_latest(recorded) + generate_latest(now), CONTENT_TYPE_LATEST

@@ -85,8 +85,12 @@ def _attempts(run, plugin, context, record_events, sleep):
         status, result, error, failure = _attempt(run, plugin, replace(context, cancelled=threading.Event()),
                                                   timeout)
         if status == COMPLETED or attempt == attempts or not _retried(failure, result, retry.get("on") or ["failure"]):
+            if status != COMPLETED:
+                log.warning("run %s of job %s failed: %s", run["id"], run["job_id"], error)
             return status, result, error
         wait = _backoff(retry, attempt, result)
+        log.info("run %s of job %s: attempt %d of %d failed: %s; next attempt in %.1f s", run["id"], run["job_id"],
+                 attempt, attempts, error, wait)
         if record_events is not None:
             record_events([(RETRYING, time.time(), f"attempt {attempt} of {attempts} failed: {error}; "
                                                    f"next attempt in {wait:.1f} s")])
