@@ -1,0 +1,61 @@
+"""Signing in with an API key, and out."""
+import secrets as random
+from urllib.parse import urlsplit
+
+from flask import current_app, g, redirect, render_template, request, url_for
+
+from dispatcher.errors import Unauthorized
+from dispatcher.ui import bp
+from dispatcher.ui.sessions import COOKIE, SIGN_IN_COOKIE
+
+
+def sessions():
+    return current_app.extensions["orchestrator.ui_sessions"]
+
+
+def safe_next(target):
+    """Where to go after signing in: a page of the dashboard, never another site."""
+    parts = urlsplit(target or "")
+    if parts.scheme or parts.netloc or not parts.path.startswith("/ui/") or target.startswith("//"):
+        return url_for("ui.home")
+    return target
+
+
+def cookie(response, name, value, max_age):
+    response.set_cookie(name, value, max_age=max_age, path="/ui/", httponly=True, samesite="Lax",
+                        secure=request.is_secure)
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("ui.jobs"))
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    """The sign-in form; a valid key opens a session and goes on to the page asked for."""
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            session_id = sessions().sign_in(request.form.get("api_key", ""))
+        except Unauthorized as exc:
+            error, status = exc.message, 401
+        else:
+            response = redirect(safe_next(request.form.get("next")))
+            cookie(response, COOKIE, session_id, int(current_app.config["UI_SESSION_SECONDS"]))
+            response.delete_cookie(SIGN_IN_COOKIE, path="/ui/")
+            return response
+    token = random.token_urlsafe(32)
+    response = current_app.make_response((render_template(
+        "sign_in.html", sign_in_token=token, error=error, next=request.values.get("next", "")), status))
+    cookie(response, SIGN_IN_COOKIE, token, 3600)
+    return response
+
+
+@bp.post("/sign-out")
+def sign_out():
+    """End the session in the store, not only in this browser."""
+    sessions().sign_out(g.ui_session)
+    response = redirect(url_for("ui.sign_in"))
+    response.delete_cookie(COOKIE, path="/ui/")
+    return response
