@@ -26,6 +26,10 @@ def cookie(response, name, value, max_age):
                         secure=request.is_secure)
 
 
+def forget(response, name):
+    response.delete_cookie(name, path="/ui/", httponly=True, samesite="Lax", secure=request.is_secure)
+
+
 @bp.get("/")
 def home():
     return redirect(url_for("ui.jobs"))
@@ -43,7 +47,7 @@ def sign_in():
         else:
             response = redirect(safe_next(request.form.get("next")))
             cookie(response, COOKIE, session_id, int(current_app.config["UI_SESSION_SECONDS"]))
-            response.delete_cookie(SIGN_IN_COOKIE, path="/ui/")
+            forget(response, SIGN_IN_COOKIE)
             return response
     token = random.token_urlsafe(32)
     response = current_app.make_response((render_template(
@@ -57,5 +61,5 @@ def sign_out():
     """End the session in the store, not only in this browser."""
     sessions().sign_out(g.ui_session)
     response = redirect(url_for("ui.sign_in"))
-    response.delete_cookie(COOKIE, path="/ui/")
+    forget(response, COOKIE)
     return response

@@ -15,8 +15,8 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 OVERLAPS = ("skip", "wait", "allow")
 
 DEFAULTS = {"name": "", "group": "", "schedule_kind": "every", "frequency": "minutely", "interval": "5",
-            "schedule_text": "", "schedule_json": "", "timezone": "UTC", "tolerance": "",
-            "action_kind": "url", "url": "", "method": "GET", "action_json": "", "overlap": "skip"}
+            "schedule_text": "", "start": "", "schedule_json": "", "timezone": "UTC", "tolerance": "",
+            "action_kind": "url", "url": "", "method": "GET", "action_rest": "", "action_json": "", "overlap": "skip"}
 
 
 def number(text):
@@ -45,6 +45,8 @@ def schedule_of(form):
         return parsed_json(form.get("schedule_json", ""), "schedule")
     if kind == "every":
         schedule = {"frequency": form.get("frequency", ""), "interval": number(form.get("interval", "1") or "1")}
+        if form.get("start", "").strip():   # kept when editing: the times stay in step
+            schedule["start"] = form["start"].strip()
     elif kind in ("cron", "at", "rrule"):
         schedule = {kind: form.get("schedule_text", "").strip()}
     else:
@@ -61,7 +63,10 @@ def action_of(form):
     """The ``action`` object the form describes."""
     if form.get("action_kind") == "json":
         return parsed_json(form.get("action_json", ""), "action")
-    return {"type": "url", "url": form.get("url", "").strip(), "method": form.get("method", "GET")}
+    rest = parsed_json(form["action_rest"], "action") if form.get("action_rest", "").strip() else {}
+    if not isinstance(rest, dict):
+        raise ValidationFailed("invalid action: its other settings must be a JSON object", {"action": ["not an object"]})
+    return {**rest, "type": "url", "url": form.get("url", "").strip(), "method": form.get("method", "GET")}
 
 
 def job_body(form, creating):
@@ -82,16 +87,20 @@ def job_form(job):
     that holds them whole (JSON when no other does)."""
     schedule, action = dict(job["schedule"]), job["action"]
     fields = {**DEFAULTS, "name": job["name"], "group": job["group"] or "", "overlap": job["overlap"],
-              "timezone": schedule.pop("timezone", "UTC"), "tolerance": str(schedule.pop("tolerance", "") or "")}
-    if set(schedule) <= {"frequency", "interval"} and "frequency" in schedule:
-        fields.update(schedule_kind="every", frequency=schedule["frequency"], interval=str(schedule.get("interval", 1)))
+              "timezone": schedule.pop("timezone", "UTC"), "tolerance": str(schedule.pop("tolerance", "") or ""),
+              "schedule_json": json.dumps(job["schedule"], indent=2), "action_json": json.dumps(action, indent=2)}
+    if set(schedule) <= {"frequency", "interval", "start"} and "frequency" in schedule:
+        fields.update(schedule_kind="every", frequency=schedule["frequency"], interval=str(schedule.get("interval", 1)),
+                      start=schedule.get("start", ""))
     elif len(schedule) == 1 and next(iter(schedule)) in ("cron", "at", "rrule"):
         (kind, text), = schedule.items()
         fields.update(schedule_kind=kind, schedule_text=str(text))
     else:
-        fields.update(schedule_kind="json", schedule_json=json.dumps(job["schedule"], indent=2))
-    if action.get("type") == "url" and set(action) <= {"type", "url", "method"}:
-        fields.update(action_kind="url", url=action["url"], method=action.get("method", "GET"))
+        fields.update(schedule_kind="json")
+    if action.get("type") == "url":     # its other settings (headers, timeout...) kept as they are
+        rest = {key: value for key, value in action.items() if key not in ("type", "url", "method")}
+        fields.update(action_kind="url", url=action["url"], method=action.get("method", "GET"),
+                      action_rest=json.dumps(rest) if rest else "")
     else:
-        fields.update(action_kind="json", action_json=json.dumps(action, indent=2))
+        fields.update(action_kind="json")
     return fields
