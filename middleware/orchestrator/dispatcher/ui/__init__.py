@@ -6,13 +6,15 @@ the API's schemas, so it answers the API's error messages. A request without a l
 sent to the sign-in page; a POST without the session's CSRF token is refused with 403.
 """
 import hashlib
+import json
 import logging
 from pathlib import Path
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException
 
 from dispatcher.errors import DispatcherError, Forbidden, SettingsError
+from dispatcher.ui.forms import describe_schedule
 from dispatcher.ui.sessions import SIGN_IN_COOKIE, Sessions, same_token
 
 log = logging.getLogger(__name__)
@@ -24,16 +26,13 @@ NOTICES = {"scheduled": "Job scheduled.", "changed": "Job changed.", "paused": "
            "rebooting": "Node rebooting.", "destroyed": "Node destroyed.", "account": "Account changed.",
            "revoked": "Key revoked.", "account-deleted": "Account deleted.",
            "creating": "Creating the nodes: they show here as they boot."}
-PUBLIC_ENDPOINTS = frozenset({"ui.sign_in", "ui.static", "ui.unknown_page"})
+PUBLIC_ENDPOINTS = frozenset({"ui.sign_in", "ui.static_file", "ui.unknown_page"})
 
 
-class DashboardBlueprint(Blueprint):
-    def get_send_file_max_age(self, filename):
-        """Static files are cached for a year: their URLs change with their content."""
-        return 365 * 24 * 3600
+STATIC_MAX_AGE = 365 * 24 * 3600
 
-
-bp = DashboardBlueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
+bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
+bp.add_app_template_filter(describe_schedule, "schedule")
 
 
 def static_version():
@@ -53,7 +52,7 @@ def init_app(app, datastore, accounts, limiter):
     app.extensions["orchestrator.ui_static_version"] = static_version()
     from dispatcher.ui import admin, auth, clouds, jobs  # noqa: F401 - their routes join bp
     app.register_blueprint(bp)
-    limiter.exempt(app.view_functions["ui.static"])
+    limiter.exempt(static_file)
 
 
 def done(notice, endpoint, **values):
@@ -84,7 +83,7 @@ def check_csrf(expected):
 @bp.after_request
 def page_headers(response):
     """Pages are private and never framed; scripts and styles come only from here."""
-    if request.endpoint != "ui.static":
+    if request.endpoint != "ui.static_file":
         response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -101,9 +100,29 @@ def dashboard_globals():
             "notice": NOTICES.get(request.args.get("done", ""))}
 
 
+@bp.app_template_filter("pretty")
+def pretty(value):
+    """JSON laid out to be read (results, schedules, actions)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@bp.get("/static/<path:filename>")
+def static_file(filename):
+    """The dashboard's stylesheet and script, cached for a year (their URLs carry a digest of
+    the files, so a new release is fetched anew).
+
+    :statuscode 200: the file
+    :statuscode 404: no such file
+    """
+    return send_from_directory(STATIC, filename, max_age=STATIC_MAX_AGE)
+
+
 @bp.route("/<path:unknown>", methods=["GET", "POST"])
 def unknown_page(unknown):
-    """Any other page under /ui/ is an HTML 404 (the API keeps its JSON errors)."""
+    """Any other page under ``/ui/``: an HTML page that says so (the API keeps its JSON errors).
+
+    :statuscode 404: no such page
+    """
     return error_page(404, "Not found", "There is no such page.")
 
 

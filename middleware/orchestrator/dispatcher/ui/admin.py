@@ -26,12 +26,25 @@ def accounts_page(error=None, created=None, fields=None, status=200):
 
 @bp.get("/admin/accounts")
 def admin_accounts():
+    """Every account, with its plan and jobs, and the form that creates one (administrator only).
+
+    :statuscode 200: the page
+    :statuscode 403: the caller is not the administrator
+    """
     return accounts_page()
 
 
 @bp.post("/admin/accounts")
 def admin_create_account():
-    """Create an account; its first key is shown on this answer only."""
+    """Create an account; its first API key is shown on this answer only.
+
+    :form name: a unique name
+    :form plan: a plan of ``PLANS``
+    :statuscode 201: created: the page, with the key
+    :statuscode 403: the caller is not the administrator
+    :statuscode 409: an account of that name exists
+    :statuscode 422: a field is invalid
+    """
     fields = {"name": request.form.get("name", "").strip(), "plan": request.form.get("plan", "")}
     try:
         body = load(AccountCreate, fields, "body")
@@ -49,12 +62,25 @@ def account_page(account_id, error=None, created_key=None, status=200):
 
 @bp.get("/admin/accounts/<account_id>")
 def admin_account(account_id):
+    """One account with its API keys (their ids and dates, never the keys).
+
+    :statuscode 200: the page
+    :statuscode 403: the caller is not the administrator
+    :statuscode 404: no such account
+    """
     return account_page(account_id)
 
 
 @bp.post("/admin/accounts/<account_id>")
 def admin_update_account(account_id):
-    """Move the account to another plan, or rename it, as ``PATCH /accounts/{id}`` does."""
+    """Move the account to another plan, or rename it, as
+    :http:patch:`/api/v1/accounts/(string:account_id)` does.
+
+    :statuscode 302: changed: to the account's page
+    :statuscode 404: no such account
+    :statuscode 409: the name is taken, or the account holds more jobs than the plan allows
+    :statuscode 422: a field is invalid
+    """
     fields = {key: request.form[key].strip() for key in ("name", "plan") if request.form.get(key, "").strip()}
     try:
         accounts().update_account(account_id, **load(AccountUpdate, fields, "body"))
@@ -65,14 +91,22 @@ def admin_update_account(account_id):
 
 @bp.post("/admin/accounts/<account_id>/keys")
 def admin_create_key(account_id):
-    """A new key for the account, shown on this answer only."""
+    """A new API key for the account, shown on this answer only.
+
+    :statuscode 201: the account's page, with the key
+    :statuscode 404: no such account
+    """
     key_id, token = accounts().create_key(account_id)
     return account_page(account_id, created_key={"key_id": key_id, "api_key": token}, status=201)
 
 
 @bp.post("/admin/keys/<key_id>/revoke")
 def admin_revoke_key(key_id):
-    """Revoke a key: the API refuses it and the dashboard's sessions made with it end."""
+    """Revoke a key: the API refuses it, and the dashboard's sessions opened with it end.
+
+    :statuscode 302: to its account's page
+    :statuscode 404: no such key
+    """
     owner = accounts().key_owner(key_id)
     if owner is None:
         raise NotFound(f"no key {key_id!r}", {"key": key_id})
@@ -82,6 +116,13 @@ def admin_revoke_key(key_id):
 
 @bp.route("/admin/accounts/<account_id>/delete", methods=["GET", "POST"])
 def admin_delete_account(account_id):
+    """Ask first; delete the account, its jobs and keys on the confirmation's POST.
+
+    :statuscode 200: the confirmation
+    :statuscode 302: deleted: to the accounts
+    :statuscode 404: no such account
+    :statuscode 409: the account is the administrator's
+    """
     account = accounts().account(account_id)
     if request.method == "GET":
         return render_template("confirm.html", title=f"Delete account {account['name']}?",
@@ -95,7 +136,11 @@ def admin_delete_account(account_id):
 
 @bp.get("/admin/plans")
 def admin_plans():
-    """The plans of ``PLANS`` with their quotas and how many accounts each has."""
+    """The plans of ``PLANS``, their quotas and how many accounts each has.
+
+    :statuscode 200: the page
+    :statuscode 403: the caller is not the administrator
+    """
     listed = accounts().list_accounts()
     plans = [{"name": name, "max_jobs": limits.get("max_jobs"),
               "accounts": sum(1 for a in listed if a["plan"] == name),

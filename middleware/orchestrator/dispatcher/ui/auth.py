@@ -32,12 +32,28 @@ def forget(response, name):
 
 @bp.get("/")
 def home():
+    """The dashboard's front page: the jobs.
+
+    :statuscode 302: to :http:get:`/ui/jobs` (or to sign in)
+    """
     return redirect(url_for("ui.jobs"))
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
-    """The sign-in form; a valid key opens a session and goes on to the page asked for."""
+    """The sign-in form; a valid API key opens a session and goes on to the page asked for.
+
+    The key is checked as the API checks it, and never kept in the browser: the cookie
+    (``HttpOnly``, ``SameSite=Lax``, ``Secure`` over https) holds a random session id.
+
+    :form api_key: an API key
+    :form next: the page to go on to (a page under ``/ui/``; anything else goes to the jobs)
+    :form csrf_token: the sign-in form's token (also in its cookie)
+    :statuscode 200: the form
+    :statuscode 302: signed in: on to ``next``
+    :statuscode 401: the key is unknown or revoked: the form again, with the API's message
+    :statuscode 403: the form's token is missing or wrong
+    """
     error, status = None, 200
     if request.method == "POST":
         try:
@@ -58,7 +74,12 @@ def sign_in():
 
 @bp.post("/sign-out")
 def sign_out():
-    """End the session in the store, not only in this browser."""
+    """Sign out: the session ends in the store, not only in this browser.
+
+    :form csrf_token: the session's token
+    :statuscode 302: to the sign-in form
+    :statuscode 403: the form's token is missing or wrong
+    """
     sessions().sign_out(g.ui_session)
     response = redirect(url_for("ui.sign_in"))
     forget(response, COOKIE)

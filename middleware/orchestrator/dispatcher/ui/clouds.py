@@ -19,7 +19,10 @@ def access():
 
 @bp.get("/clouds")
 def clouds():
-    """The clouds the caller may use."""
+    """The clouds the caller may use.
+
+    :statuscode 200: the page
+    """
     farm = current_app.extensions["orchestrator.clouds"]
     return render_template("clouds.html", clouds=[c.info() for c in farm if access().may_use_cloud(c)])
 
@@ -48,13 +51,25 @@ def progress_of(run_id):
 
 @bp.get("/clouds/<cloud>")
 def cloud(cloud):
-    """A cloud's nodes (one's own; every node for the administrator), and the form to make more."""
+    """A cloud's nodes (one's own; every node for the administrator) with their state and
+    addresses, and the form that creates more.
+
+    :query run: a run creating nodes, whose progress the page follows
+    :statuscode 200: the page
+    :statuscode 403: the caller may not use this cloud
+    :statuscode 404: no such cloud
+    """
     return cloud_page(cloud)
 
 
 @bp.get("/clouds/<cloud>/nodes")
 def nodes_fragment(cloud):
-    """The nodes table, polled while a creation's run goes on."""
+    """The nodes table, polled every second by the cloud's page while a creation's run goes on.
+
+    :query run: the run creating nodes
+    :statuscode 200: the fragment; it asks to be polled again until the run has finished
+    :statuscode 404: no such cloud, or no such run
+    """
     found = usable_cloud(cloud)
     return render_template("nodes.html", cloud=found.info(), nodes=nodes_of(found),
                            run=progress_of(request.args.get("run")), finished=FINISHED)
@@ -62,7 +77,18 @@ def nodes_fragment(cloud):
 
 @bp.post("/clouds/<cloud>/nodes")
 def create_nodes(cloud):
-    """Create nodes through a run, as ``POST /nodes`` with ``async`` does, waiting until they run."""
+    """Create nodes through a run, as :http:post:`/api/v1/clouds/(cloud)/nodes` with
+    ``async`` does, waiting until they run; the cloud's page follows them as they boot.
+
+    :form name: the name pattern (``{n}`` counts from 1)
+    :form count: how many
+    :form image: the image's id
+    :form size: the size's id
+    :form location: the location's id (optional)
+    :statuscode 302: to the cloud's page, following the run
+    :statuscode 403: the caller may not use this cloud
+    :statuscode 422: a field is invalid: the form again, with the API's message
+    """
     found = usable_cloud(cloud)
     fields = {key: request.form.get(key, "").strip() for key in NODE_FIELDS}
     body = {"name": fields["name"], "image": fields["image"], "size": fields["size"],
@@ -79,13 +105,25 @@ def create_nodes(cloud):
 
 @bp.post("/clouds/<cloud>/nodes/<node_id>/reboot")
 def reboot_node(cloud, node_id):
+    """Reboot a node.
+
+    :statuscode 302: to the cloud's page
+    :statuscode 404: no such node (or another account's)
+    :statuscode 502: the cloud failed
+    """
     owned_node(cloud, node_id).reboot(node_id)
     return done("rebooting", "ui.cloud", cloud=cloud)
 
 
 @bp.route("/clouds/<cloud>/nodes/<node_id>/destroy", methods=["GET", "POST"])
 def destroy_node(cloud, node_id):
-    """Ask first; destroy on the confirmation's POST."""
+    """Ask first; destroy the node on the confirmation's POST.
+
+    :statuscode 200: the confirmation
+    :statuscode 302: destroyed: to the cloud's page
+    :statuscode 404: no such node (or another account's)
+    :statuscode 502: the cloud failed
+    """
     found = owned_node(cloud, node_id)
     node = found.node(node_id)
     if request.method == "GET":

@@ -104,3 +104,22 @@ def job_form(job):
     else:
         fields.update(action_kind="json")
     return fields
+
+
+UNITS = {"secondly": "second", "minutely": "minute", "hourly": "hour", "daily": "day", "weekly": "week",
+         "monthly": "month", "yearly": "year"}
+
+
+def describe_schedule(schedule):
+    """A schedule in a few words for the lists ("every 2 seconds (UTC)"); the page of the job
+    shows it whole."""
+    zone = f" ({schedule.get('timezone', 'UTC')})"
+    if "frequency" in schedule and schedule["frequency"] in UNITS:
+        interval, unit = schedule.get("interval", 1), UNITS[schedule["frequency"]]
+        rest = sorted(set(schedule) - {"frequency", "interval", "start", "timezone", "tolerance"})
+        words = f"every {unit}" if interval == 1 else f"every {interval} {unit}s"
+        return words + (f", {', '.join(rest)}" if rest else "") + zone
+    for kind in ("cron", "at", "rrule"):
+        if kind in schedule:
+            return f"{kind} {schedule[kind]}{zone}"
+    return json.dumps(schedule)
