@@ -101,11 +101,13 @@ def test_sign_in_schedule_a_job_see_it_run_pause_it_and_sign_out(browser, served
     page.fill("#interval", "2")
     page.select_option("#frequency", "secondly")
     page.fill("#url", f"{target.url}/heartbeat")
+    expect(page.locator("#preview-of")).to_contain_text("every 2 seconds (UTC)")
     expect(page.locator("#preview .fire-times li")).to_have_count(5)
     page.select_option("#schedule_kind", "cron")          # a bad cron line: the API's error, live
     page.fill("#schedule_text", "61 * * * *")
     page.wait_for_selector("#preview .error >> text=schedule.cron")
     page.select_option("#schedule_kind", "every")
+    expect(page.locator("#preview-of")).to_contain_text("every 2 seconds (UTC)")
     expect(page.locator("#preview .fire-times li")).to_have_count(5)
     assert page.is_hidden("#schedule_text") and page.is_visible("#interval")
     shoot(page, "job-form")
@@ -118,7 +120,7 @@ def test_sign_in_schedule_a_job_see_it_run_pause_it_and_sign_out(browser, served
     assert target.hits.get("/heartbeat", 0) >= 1
     assert page.locator("#runs .status-completed").count() >= 1
     shoot(page, "job")
-    page.locator("#runs a").first.click()
+    page.locator("#runs tr:has(.status-completed) a").first.click()    # the newest may still run
     page.wait_for_selector("#events")
     assert "Completed" in page.inner_text("#events") and '"status": 200' in page.inner_text("#result")
     shoot(page, "run")
@@ -231,6 +233,7 @@ def test_the_main_pages_fit_a_phone(browser, served, live, target):
     page.fill("#interval", "1")
     page.select_option("#frequency", "secondly")
     page.fill("#url", f"{target.url}/phone")
+    expect(page.locator("#preview-of")).to_contain_text("every second (UTC)")
     expect(page.locator("#preview .fire-times li")).to_have_count(5)
     fits(page, "phone-job-form")
     page.click("#save")

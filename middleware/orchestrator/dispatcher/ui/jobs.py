@@ -87,11 +87,13 @@ def preview():
     :statuscode 200: the fragment
     :statuscode 403: the session's token is missing or wrong
     """
+    schedule = None
     try:
-        found, error = fire_times(forms.schedule_of(request.form), 5), None
+        schedule = forms.schedule_of(request.form)
+        found, error = fire_times(schedule, 5), None
     except ValidationFailed as exc:
         found, error = None, exc
-    return render_template("preview.html", preview=found, error=error)
+    return render_template("preview.html", preview=found, error=error, schedule=schedule)
 
 
 @bp.get("/jobs/<job_id>")
