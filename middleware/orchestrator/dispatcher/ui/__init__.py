@@ -20,6 +20,7 @@ from dispatcher.ui.sessions import SIGN_IN_COOKIE, Sessions, same_token
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+STATIC_MAX_AGE = 365 * 24 * 3600      # their URLs carry a digest of the files (static_version)
 # What a page says once a form's POST has been done (``?done=`` of the redirect).
 NOTICES = {"scheduled": "Job scheduled.", "changed": "Job changed.", "paused": "Job paused.",
            "resumed": "Job resumed.", "submitted": "Run submitted.", "deleted": "Job deleted.",
@@ -27,9 +28,6 @@ NOTICES = {"scheduled": "Job scheduled.", "changed": "Job changed.", "paused": "
            "revoked": "Key revoked.", "account-deleted": "Account deleted.",
            "creating": "Creating the nodes: they show here as they boot."}
 PUBLIC_ENDPOINTS = frozenset({"ui.sign_in", "ui.static_file", "ui.unknown_page"})
-
-
-STATIC_MAX_AGE = 365 * 24 * 3600
 
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates")
 bp.add_app_template_filter(describe_schedule, "schedule")
