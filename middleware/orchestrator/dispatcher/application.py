@@ -8,7 +8,7 @@ import time
 from flask import Flask, g, request
 from sqlalchemy.exc import DBAPIError
 
-from dispatcher import broker
+from dispatcher import broker, ui
 from dispatcher.api import (accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes,
                             notifications, runs, schedules)
 from dispatcher.api.jsonio import OrjsonProvider
@@ -113,6 +113,7 @@ def create_app(settings=None):
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
     broker.init_app(app)  # the Open Service Broker's /v2 routes, 404 unless BROKER_* credentials are set
+    ui.init_app(app, datastore, accounts, limiter)  # the web dashboard at /ui/
     limiter.exempt(meta.healthz)
     limiter.exempt(meta.metrics)
     datastore.subscribe(metrics.observe_transitions)

@@ -74,6 +74,10 @@ AUTH_CACHE_SECONDS = 2.0
 # other processes show within this time.
 NODE_LIST_SECONDS = 1.0
 
+# Seconds a sign-in to the web dashboard (/ui/) lasts; signing out, or revoking the API key it
+# was made with, ends it sooner.
+UI_SESSION_SECONDS = 8 * 3600
+
 # Requests one API key (or one address, without a key) may make; "" turns limiting off.
 RATE_LIMIT = "1200 per minute"
 # Where the counts live: orchestrator+sql:// is the store itself, shared by every worker and

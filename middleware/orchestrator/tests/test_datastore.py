@@ -505,3 +505,42 @@ def test_runs_handed_to_a_queue_are_busy_started_once_or_expire(datastore):
     run, events = datastore.get_run(ALICE, runs[1]["id"])
     assert (run["status"], run["error"]) == ("Missed", "missed: no worker started it within the tolerance")
     assert datastore.get_run_row(runs[0]["id"])["holder"] == "w1" and datastore.get_run_row("nope") is None
+
+
+# -- dashboard sessions --------------------------------------------------------------------
+def add_key(datastore, key_id, account="alice"):
+    with datastore.engine.begin() as conn:
+        conn.execute(insert(store.api_keys).values(id=key_id, account_id=account, digest="d" * 64, created_at=0.0))
+
+
+def session_row(digest, key_id, expires_at=200.0):
+    return {"digest": digest, "key_id": key_id, "csrf": "c" * 43, "created_at": 100.0, "expires_at": expires_at}
+
+
+def test_a_session_signs_in_its_key_account_until_it_expires_or_ends(datastore):
+    add_key(datastore, "k1")
+    datastore.add_session(session_row("s1", "k1"))
+    found = datastore.session("s1", 150.0)
+    assert (found["account_id"], found["name"], found["plan"], bool(found["is_admin"])) == ("alice", "alice", "free",
+                                                                                           False)
+    assert found["key_id"] == "k1" and found["csrf"] == "c" * 43
+    assert datastore.session("s1", 200.0) is None          # expired
+    assert datastore.session("other", 150.0) is None
+    datastore.delete_session("s1")
+    assert datastore.session("s1", 150.0) is None
+    datastore.delete_session("s1")                          # again: harmless
+
+
+def test_a_revoked_or_deleted_key_ends_its_sessions(datastore):
+    add_key(datastore, "k1")
+    add_key(datastore, "k2", "bob")
+    datastore.add_session(session_row("s1", "k1"))
+    datastore.add_session(session_row("s2", "k2"))
+    datastore.add_session(session_row("s3", "k2", expires_at=120.0))
+    with datastore.engine.begin() as conn:
+        conn.execute(update(store.api_keys).where(store.api_keys.c.id == "k1").values(revoked_at=110.0))
+    assert datastore.session("s1", 150.0) is None and datastore.session("s2", 150.0)["account_id"] == "bob"
+    assert datastore.purge_sessions(150.0) == 2             # s1 (revoked key) and s3 (expired)
+    with datastore.engine.begin() as conn:
+        conn.execute(store.api_keys.delete().where(store.api_keys.c.id == "k2"))
+    assert datastore.session("s2", 150.0) is None and datastore.purge_sessions(150.0) == 0

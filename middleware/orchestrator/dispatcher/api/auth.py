@@ -13,7 +13,14 @@ def resolve_caller():
     A refused key is not answered here but by :func:`require_caller`, after the limiter has
     counted the request against the client's address."""
     g.caller, g.refusal = None, None
-    if request.path.startswith("/api/") and request.path not in PUBLIC_PATHS:
+    if request.path.startswith("/ui/") and not request.path.startswith("/ui/static/"):
+        # The dashboard signs in through its session cookie; it sends to the sign-in page
+        # whoever has none (dispatcher.ui), after the limiter has counted the request.
+        g.ui_session = current_app.extensions["orchestrator.ui_sessions"].of_request(request)
+        if g.ui_session is not None:
+            g.caller = g.ui_session.caller
+            g.setdefault("log_tokens", []).append((logs.account_id, logs.account_id.set(g.caller.account_id)))
+    elif request.path.startswith("/api/") and request.path not in PUBLIC_PATHS:
         try:
             g.caller = current_app.extensions["orchestrator.accounts"].authenticate(request.headers.get("Authorization"))
             g.setdefault("log_tokens", []).append((logs.account_id, logs.account_id.set(g.caller.account_id)))

@@ -57,6 +57,25 @@ def job_spec(body, prefix=""):
                    action=action, overlap=body["overlap"], paused=body["paused"], options=options)
 
 
+def create(body):
+    """Schedule the job of a validated ``JobCreate`` body for the caller (the API's and the
+    dashboard's way in): the quota first, then the schedule and action."""
+    jobs().check_room(g.caller, 1, check_quota)
+    return jobs().create(g.caller, job_spec(body), check_quota)
+
+
+def change(job_id, body):
+    """Apply a validated ``JobPatch`` body to the caller's job ``job_id``."""
+    jobs().get(g.caller, job_id)  # 404 before any validation work on another's job
+    changes = dict(body)
+    if "schedule" in changes:
+        changes["schedule"] = parse_schedule_now(changes["schedule"], "")
+    if "action" in changes:
+        changes["action"] = check_action(changes["action"])
+    check_notify(changes.get("notify"), current_app.config)
+    return jobs().update(g.caller, job_id, changes)
+
+
 @bp.post("")
 @operation(body=schemas.JobCreate, response=schemas.Job, status=201)
 def create_job(body):
@@ -95,8 +114,7 @@ def create_job(body):
     :statuscode 422: a field is invalid; ``details`` names it (e.g. ``schedule.at``,
         ``notify.webhook.url`` in a denied network, ``notify.email`` while ``SMTP_URL`` is not set)
     """
-    jobs().check_room(g.caller, 1, check_quota)
-    return jobs().create(g.caller, job_spec(body), check_quota), 201
+    return create(body), 201
 
 
 @bp.get("")
@@ -151,14 +169,7 @@ def change_job(job_id, body):
     :statuscode 422: a field is invalid, or the job is resumed while its schedule never fires
         again (an ``at`` passed while it was paused): ``details`` names the schedule's field
     """
-    jobs().get(g.caller, job_id)  # 404 before any validation work on another's job
-    changes = dict(body)
-    if "schedule" in changes:
-        changes["schedule"] = parse_schedule_now(changes["schedule"], "")
-    if "action" in changes:
-        changes["action"] = check_action(changes["action"])
-    check_notify(changes.get("notify"), current_app.config)
-    return jobs().update(g.caller, job_id, changes)
+    return change(job_id, body)
 
 
 @bp.delete("/<job_id>")

@@ -24,6 +24,17 @@ def owned_node(cloud, node_id):
     return found
 
 
+def submit_creation(cloud, body, message):
+    """Submit the run (a ``provision`` action) that creates the nodes of a validated
+    ``NodeCreate`` body on ``cloud``, for the caller; returns its id."""
+    action = {"type": "provision", "cloud": cloud.name, "image": body["image"], "size": body["size"],
+              "name": body["name"], "count": body["count"], "wait": body["wait"], "timeout": body["timeout"]}
+    if body["location"] is not None:
+        action["location"] = body["location"]
+    action = validate_action(action, current_app.config, current_app.extensions["orchestrator.clouds"])
+    return current_app.extensions["orchestrator.jobs"].submit_action(g.caller, action, ASYNC_START_SECONDS, message)
+
+
 @bp.get("")
 @operation(query=schemas.PageQuery, response=schemas.page_of(schemas.Node))
 def list_nodes(cloud, query):
@@ -93,13 +104,7 @@ def create_nodes(cloud, body):
     """
     found = usable_cloud(cloud)
     if body["async_"]:
-        action = {"type": "provision", "cloud": found.name, "image": body["image"], "size": body["size"],
-                  "name": body["name"], "count": body["count"], "wait": body["wait"], "timeout": body["timeout"]}
-        if body["location"] is not None:
-            action["location"] = body["location"]
-        action = validate_action(action, current_app.config, current_app.extensions["orchestrator.clouds"])
-        run_id = current_app.extensions["orchestrator.jobs"].submit_action(
-            g.caller, action, ASYNC_START_SECONDS, "node creation requested through the API")
+        run_id = submit_creation(found, body, "node creation requested through the API")
         return {"run_id": run_id, "status": "Submitted"}, 202, {"Location": f"/api/v1/runs/{run_id}"}
     created, failures = found.create_nodes(body["name"], body["image"], body["size"], body["location"],
                                            body["count"])
@@ -141,10 +146,14 @@ def destroy_node(cloud, node_id):
     :statuscode 502: the cloud failed or refused
     :statuscode 504: the cloud did not answer in time
     """
-    found = owned_node(cloud, node_id)
-    found.destroy(node_id)
-    current_app.extensions["orchestrator.owners"].forget(found.name, node_id)
+    destroy(owned_node(cloud, node_id), node_id)
     return "", 204
+
+
+def destroy(cloud, node_id):
+    """Destroy a node the caller owns on ``cloud``, and forget its owner."""
+    cloud.destroy(node_id)
+    current_app.extensions["orchestrator.owners"].forget(cloud.name, node_id)
 
 
 @bp.post("/<node_id>/reboot")

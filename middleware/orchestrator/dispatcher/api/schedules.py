@@ -51,15 +51,21 @@ def preview(body):
     :statuscode 200: the fire times (fewer than ``count`` when the schedule ends before)
     :statuscode 422: the schedule is invalid: the same answer a job with it would get
     """
-    schedule = parse_schedule_now(body["schedule"])
+    return fire_times(body["schedule"], body["count"])
+
+
+def fire_times(data, count):
+    """The next ``count`` fire times of the schedule ``data``, as the preview answers them;
+    :class:`ValidationFailed` as a job with that schedule would get it."""
+    schedule = parse_schedule_now(data)
     zone = ZoneInfo(schedule.timezone)
     times, after = [], datetime.now(timezone.utc) - timedelta(seconds=schedule.tolerance if schedule.one_off else 0)
-    while len(times) < body["count"]:
+    while len(times) < count:
         when = schedule.next_after(after)
         if when is None:
             break
         times.append(when)
         after = when
-    more = bool(times) and len(times) == body["count"] and schedule.next_after(times[-1]) is not None
+    more = bool(times) and len(times) == count and schedule.next_after(times[-1]) is not None
     return {"timezone": schedule.timezone, "tolerance": schedule.tolerance, "more": more,
             "fire_times": [{"utc": iso(when.timestamp()), "local": when.astimezone(zone).isoformat()} for when in times]}

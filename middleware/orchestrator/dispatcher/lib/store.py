@@ -193,6 +193,19 @@ broker_bindings = Table(
 )
 
 
+# Signed-in sessions of the web dashboard: the cookie holds a random id, the store its SHA-256
+# digest. A session lives while its API key does: revoking the key refuses it, deleting the
+# key (or its account) deletes it.
+ui_sessions = Table(
+    "ui_sessions", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("key_id", String(32), ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),     # the token every form of the session carries
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
+
 def insert_for(engine):
     """The dialect's INSERT, which has ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
     return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert

@@ -272,6 +272,25 @@ class DataStore(ABC):
     def lease_holder(self, name, now):
         """Who holds the lease now (None: nobody)."""
 
+    # -- dashboard sessions -----------------------------------------------------------
+    @abstractmethod
+    def add_session(self, row):
+        """Record a signed-in session of the dashboard (a row of ``ui_sessions``)."""
+
+    @abstractmethod
+    def session(self, digest, now):
+        """The live session of ``digest`` with who it signs in: its row plus the key's
+        ``account_id`` and the account's ``name``, ``plan`` and ``is_admin``. None when there
+        is none, it expired, or its key is revoked."""
+
+    @abstractmethod
+    def delete_session(self, digest):
+        """End the session (signing out); nothing happens when there is none."""
+
+    @abstractmethod
+    def purge_sessions(self, now):
+        """Delete the sessions that expired or whose key is revoked; returns how many."""
+
     # -- rate-limit counts ------------------------------------------------------------
     @abstractmethod
     def incr_limits(self, counts, now):

@@ -520,6 +520,30 @@ class SQLAlchemyDataStore(DataStore):
         with self.engine.connect() as conn:
             return conn.execute(select(leases.c.holder).where(leases.c.name == name, leases.c.expires_at >= now)).scalar()
 
+    # -- dashboard sessions -----------------------------------------------------------
+    def add_session(self, row):
+        with self.engine.begin() as conn:
+            conn.execute(insert(store.ui_sessions).values(**row))
+
+    def session(self, digest, now):
+        s, k, a = store.ui_sessions, store.api_keys, store.accounts
+        query = (select(s, k.c.account_id, a.c.name, a.c.plan, a.c.is_admin)
+                 .join(k, k.c.id == s.c.key_id).join(a, a.c.id == k.c.account_id)
+                 .where(s.c.digest == digest, s.c.expires_at > now, k.c.revoked_at.is_(None)))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row is not None else None
+
+    def delete_session(self, digest):
+        with self.engine.begin() as conn:
+            conn.execute(delete(store.ui_sessions).where(store.ui_sessions.c.digest == digest))
+
+    def purge_sessions(self, now):
+        s, k = store.ui_sessions, store.api_keys
+        revoked = select(k.c.id).where(k.c.revoked_at.is_not(None))
+        with self.engine.begin() as conn:
+            return conn.execute(delete(s).where(or_(s.c.expires_at <= now, s.c.key_id.in_(revoked)))).rowcount
+
     # -- rate-limit counts ------------------------------------------------------------
     def incr_limits(self, counts, now):
         table = store.rate_limits
