@@ -109,6 +109,7 @@ def _settings(**overrides):
     # No scheduler: a run asked for stays Submitted, so no fuzzed action ever executes.
     return {"ORCHESTRATOR_ADMIN_KEY": ADMIN_KEY, "CLOUD_FARM": FARM, "RATE_LIMIT": "", "TESTING": True,
             "SCHEDULER_ENABLED": False, "URL_ALLOW_NETWORKS": ["127.0.0.0/8"], "SMTP_URL": "smtp://127.0.0.1:2525",
+            "PAGE_SIZE_DEFAULT": 10, "PAGE_SIZE_MAX": 20,
             **overrides}
 
 
