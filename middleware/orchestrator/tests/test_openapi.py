@@ -283,3 +283,44 @@ def test_schedule_and_action_are_typed_by_their_forms(client):
     assert components["CronSchedule"]["properties"]["tolerance"]["minimum"] == 1
     preview = components["PreviewRequest"]["properties"]["schedule"]
     assert len(preview["oneOf"]) == 4
+
+
+def test_what_a_json_schema_can_say_of_a_job_is_said(client):
+    """Formats for what a pattern cannot say; the rules between fields; the settings' limits."""
+    components = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    at, cron = components["AtSchedule"]["properties"], components["CronSchedule"]["properties"]
+    assert (at["at"]["format"], at["timezone"]["format"], cron["cron"]["format"]) == \
+        (TIME_FORMAT, ZONE_FORMAT, CRON_FORMAT)
+    assert components["RRuleSchedule"]["properties"]["rrule"]["format"] == RRULE_FORMAT
+    for form in ("AtSchedule", "RecurrenceSchedule", "RRuleSchedule", "CronSchedule"):
+        assert "never_fires" in components[form]["description"] and "too_costly" in components[form]["description"]
+    by_frequency = components["RecurrenceSchedule"]["oneOf"]
+    weekly = next(branch for branch in by_frequency if branch["properties"]["frequency"]["enum"] == ["weekly"])
+    assert weekly["not"] == {"required": ["bymonthday"]}
+    assert components["UrlAction"]["properties"]["url"]["format"] == URL_FORMAT
+    assert components["Webhook"]["properties"]["url"]["format"] == URL_FORMAT
+    assert components["PingAction"]["oneOf"] == [{"required": ["nodes"]}, {"required": ["selector"]}]
+    assert components["PingAction"]["properties"]["cloud"]["enum"] == ["default"]
+    echo = next(form for form in components["MethodAction"]["anyOf"]
+                if form["properties"]["name"]["enum"] == ["openapi.echo"])
+    assert echo["required"] == ["parameters"]
+    assert echo["properties"]["parameters"] == {
+        "type": "object", "properties": {"word": {}, "times": {}, "context": {"not": {}}},
+        "additionalProperties": False, "required": ["word"]}
+    assert components["Notify"]["properties"]["email"]["maxItems"] == 20
+    # Without an SMTP_URL, no e-mail address is valid.
+    without_smtp = create_app(_settings(DATABASE_URL="sqlite://", SMTP_URL="")).test_client()
+    notify = without_smtp.get(OPENAPI).get_json()["components"]["schemas"]["Notify"]
+    assert notify["properties"]["email"]["maxItems"] == 0
+    # A nullable nested object is that object or null, not any object.
+    webhook = components["Notify"]["properties"]["webhook"]["anyOf"]
+    assert webhook[1] == {"type": "object", "nullable": True, "enum": [None]}
+    assert components["Retry"]["properties"]["attempts"]["type"] == "integer"
+
+
+def test_a_path_parameter_checked_beyond_its_converter_is_documented_and_checked(client, admin):
+    document = client.get("/api/v1/openapi.json").get_json()
+    group = document["paths"]["/api/v1/groups/{group}"]["put"]["parameters"][0]["schema"]
+    assert group == {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$"}
+    answer = client.put("/api/v1/groups/-bad", json={"jobs": []}, headers=admin)
+    assert answer.status_code == 422 and list(answer.get_json()["error"]["details"]) == ["group"]
