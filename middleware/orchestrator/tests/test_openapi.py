@@ -106,7 +106,8 @@ for _name, _strategy in FORMATS.items():
 
 
 def _settings(**overrides):
-    # No scheduler: a run asked for stays Submitted, so no fuzzed action ever executes.
+    # No scheduler: a run asked for stays Submitted, so no fuzzed action ever executes. Small
+    # pages: the lists of the many jobs the cases create stay quick to answer and to check.
     return {"ORCHESTRATOR_ADMIN_KEY": ADMIN_KEY, "CLOUD_FARM": FARM, "RATE_LIMIT": "", "TESTING": True,
             "SCHEDULER_ENABLED": False, "URL_ALLOW_NETWORKS": ["127.0.0.0/8"], "SMTP_URL": "smtp://127.0.0.1:2525",
             "PAGE_SIZE_DEFAULT": 10, "PAGE_SIZE_MAX": 20,
