@@ -4,8 +4,9 @@
 #   1. starts a throwaway server on 127.0.0.1:$PORT (the Dummy cloud, a SQLite store in a
 #      temporary folder, an administrator key made up for this run);
 #   2. once /healthz answers, calls documented routes with curl and writes each real exchange
-#      into docs/examples/ (generated, not committed), which docs/examples.rst includes;
-#      It also scrapes /metrics and, once the server stopped, keeps some of its JSON log lines
+#      into docs/examples/ (generated, not committed), which the pages include; a webhook
+#      receiver on another free port keeps the notices it is sent, signature and all. It
+#      also scrapes /metrics and, once the server stopped, keeps some of its JSON log lines
 #      (the server logs with LOG_FORMAT = "json"), for docs/monitoring.rst;
 #   3. stops the server and builds the HTML with Sphinx, warnings as errors, into $BUILD_DIR.
 #
@@ -51,6 +52,7 @@ fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/orchestrator-docs.XXXXXX")
 SERVER_PID=""
+RECEIVER_PID=""
 
 stop_server() {
     if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -59,9 +61,17 @@ stop_server() {
     fi
     SERVER_PID=""
 }
+stop_receiver() {
+    if [[ -n $RECEIVER_PID ]] && kill -0 "$RECEIVER_PID" 2>/dev/null; then
+        kill "$RECEIVER_PID" 2>/dev/null || true
+        wait "$RECEIVER_PID" 2>/dev/null || true
+    fi
+    RECEIVER_PID=""
+}
 cleanup() {
     local status=$?
     stop_server
+    stop_receiver
     rm -rf "$WORK"
     exit "$status"
 }
@@ -101,6 +111,39 @@ done
 mine=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN_KEY" "$BASE/api/v1/accounts/me")
 [[ $mine == 200 ]] || port_in_use     # another service answered /healthz on that port
 say "server up on $BASE; capturing examples"
+
+# The webhook of the notification examples: it keeps the last notice of each event as received
+# (webhook-<event>.http), and answers 204. Its port is any free one, written to receiver.port.
+"$PYTHON" - "$WORK" >"$WORK/receiver.log" 2>&1 <<'EOF' &
+import http.server, os, sys
+work = sys.argv[1]
+
+class Keep(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        lines = [f"{self.command} {self.path} HTTP/1.1", *(f"{k}: {v}" for k, v in self.headers.items()), ""]
+        with open(os.path.join(work, f"webhook-{self.headers['X-Orchestrator-Event']}.http"), "wb") as out:
+            out.write("\n".join(lines).encode() + b"\n" + body + b"\n")
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Keep)
+with open(os.path.join(work, "receiver.port.part"), "w") as out:
+    out.write(str(server.server_port))
+os.rename(os.path.join(work, "receiver.port.part"), os.path.join(work, "receiver.port"))
+server.serve_forever()
+EOF
+RECEIVER_PID=$!
+deadline=$((SECONDS + STARTUP_SECONDS))
+until [[ -s $WORK/receiver.port ]]; do
+    kill -0 "$RECEIVER_PID" 2>/dev/null || die "the webhook receiver stopped; its log:"$'\n'"$(cat "$WORK/receiver.log")"
+    (( SECONDS < deadline )) || die "the webhook receiver did not start within $STARTUP_SECONDS s"
+    sleep 0.1
+done
+HOOK="http://127.0.0.1:$(cat "$WORK/receiver.port")"
 
 # -- 2. the examples ----------------------------------------------------------------------------
 EXAMPLES="$WORK/examples"     # moved into docs/examples only once every capture succeeded
@@ -142,6 +185,16 @@ capture() {
     } >"$EXAMPLES/$name.response.http"
 }
 
+# wait_for WHAT METHOD PATH KEY VALUE: call until the answer's KEY is VALUE (in RUN_SECONDS).
+wait_for() {
+    local what=$1 method=$2 path=$3 key=$4 value=$5
+    local deadline=$((SECONDS + RUN_SECONDS))
+    until call "$method" "$path" && [[ $STATUS == 200 && $(jget "$key") == "$value" ]]; do
+        (( SECONDS < deadline )) || die "not so within $RUN_SECONDS s: $what; $method $path: $(cat "$WORK/body")"
+        sleep 0.2
+    done
+}
+
 # jget KEY...: a value of the last answer's JSON body (a number indexes a list).
 jget() {
     "$PYTHON" - "$WORK/body" "$@" <<'EOF'
@@ -155,6 +208,7 @@ EOF
 
 capture healthz 200 GET /healthz
 capture accounts-me 200 GET /api/v1/accounts/me
+ME=$(jget id)
 capture clouds-list 200 GET /api/v1/clouds
 capture cloud-show 200 GET /api/v1/clouds/default
 capture sizes-list 200 GET "/api/v1/clouds/default/sizes?limit=2"
@@ -205,12 +259,33 @@ capture job-retry 201 POST /api/v1/jobs "{\"name\": \"retried\", \"schedule\": {
 RETRY_JOB=$(jget id)
 call POST "/api/v1/jobs/$RETRY_JOB/run"
 RETRY_RUN=$(jget run_id)
-deadline=$((SECONDS + RUN_SECONDS))
-until call GET "/api/v1/runs/$RETRY_RUN" && [[ $(jget status) == Failed ]]; do
-    (( SECONDS < deadline )) || die "the retried run did not finish within $RUN_SECONDS s: $(cat "$WORK/body")"
-    sleep 0.2
-done
+wait_for "the retried run failed" GET "/api/v1/runs/$RETRY_RUN" status Failed
 capture run-retried 200 GET "/api/v1/runs/$RETRY_RUN"
+
+# A job that fails (404) with a signed webhook, paused after two failed runs in a row: its
+# failure and disabled notices, as sent and as recorded, and the job paused with the reason.
+capture job-notify 201 POST /api/v1/jobs "{\"name\": \"nightly export\", \"schedule\": {\"cron\": \"0 3 * * *\"},
+ \"action\": {\"type\": \"url\", \"url\": \"$BASE/no-such-export\"},
+ \"notify\": {\"on\": [\"failure\", \"disabled\"],
+            \"webhook\": {\"url\": \"$HOOK/orchestrator\", \"secret\": \"a-secret-of-the-docs-server\"}},
+ \"disable_after\": 2}"
+NOTIFY_JOB=$(jget id)
+for _ in 1 2; do
+    call POST "/api/v1/jobs/$NOTIFY_JOB/run"
+    [[ $STATUS == 202 ]] || die "POST /api/v1/jobs/$NOTIFY_JOB/run answered $STATUS: $(cat "$WORK/body")"
+    wait_for "the failing job's run failed" GET "/api/v1/runs/$(jget run_id)" status Failed
+done
+wait_for "the failing job was paused" GET "/api/v1/jobs/$NOTIFY_JOB" paused True
+capture job-disabled 200 GET "/api/v1/jobs/$NOTIFY_JOB"
+wait_for "three notices were delivered" GET "/api/v1/jobs/$NOTIFY_JOB/notifications" total 3
+capture job-notifications 200 GET "/api/v1/jobs/$NOTIFY_JOB/notifications"
+for event in failure disabled; do
+    [[ -s $WORK/webhook-$event.http ]] || die "the webhook receiver kept no $event notice"
+    cp "$WORK/webhook-$event.http" "$EXAMPLES/webhook-$event.http"
+done
+capture job-resumed 200 PATCH "/api/v1/jobs/$NOTIFY_JOB" '{"paused": false}'
+capture account-defaults 200 PUT "/api/v1/accounts/$ME/defaults" "{\"notify\": {\"on\": [\"failure\", \"disabled\"],
+ \"webhook\": {\"url\": \"$HOOK/orchestrator\", \"secret\": \"a-secret-of-the-docs-server\"}}, \"disable_after\": 10}"
 
 capture error-validation 422 POST /api/v1/jobs "{\"schedule\": {\"at\": \"2001-01-01T09:00:00Z\"},
  \"action\": {\"type\": \"url\", \"url\": \"$BASE/healthz\"}}"
@@ -248,6 +323,7 @@ if len(kept) < 2:
     sys.exit(f"make_mw_docs.sh: the server's log lacks the lines of the retried run: {lines[-5:]}")
 open(sys.argv[2], "w").writelines(kept)
 EOF
+stop_receiver
 rm -rf docs/examples
 cp -R "$EXAMPLES" docs/examples
 say "examples written to docs/examples/"

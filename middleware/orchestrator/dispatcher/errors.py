@@ -39,8 +39,18 @@ class ValidationFailed(DispatcherError, ValueError):
     code = "validation_failed"
 
 
+class NeverFires(ValidationFailed):
+    """A well-formed schedule with no fire time ahead: an ``at`` past, an end before the start or
+    before the next occurrence, rules no date meets. Its own code, because no schema can say it:
+    whether a schedule fires again depends on the time it is given at."""
+
+    code = "never_fires"
+
+
 class TooCostly(ValidationFailed):
     """A schedule whose next fire time takes more work to find than one computation may do."""
+
+    code = "too_costly"
 
 
 class Unauthorized(DispatcherError):

@@ -129,3 +129,11 @@ def test_a_job_stored_before_these_checks_is_still_listed_and_deletable(client, 
     assert item["id"] == job_id and item["action"]["body"][1] == "\ufffd"
     assert client.get(f"/api/v1/jobs/{job_id}", headers=admin).status_code == 200
     assert client.delete(f"/api/v1/jobs/{job_id}", headers=admin).status_code == 204
+
+
+def test_whole_numbers_are_whole(client, admin):
+    """An integer field takes no fraction, which it would otherwise drop (2.5 attempts as 2)."""
+    for body in ({**JOB, "retry": {"attempts": 2.5}}, {**JOB, "disable_after": 3.5}):
+        answer = client.post("/api/v1/jobs", json=body, headers=admin)
+        assert answer.status_code == 422, answer.get_json()
+    assert client.get("/api/v1/jobs", headers=admin).get_json()["total"] == 0

@@ -6,6 +6,8 @@ examples captured with curl, Sphinx with warnings as errors) into a temporary fo
 routes they document is read from the inventory Sphinx writes (``objects.inv``).
 """
 from datetime import datetime, timedelta, timezone
+import hashlib
+import hmac
 import html
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import importlib
@@ -305,3 +307,22 @@ def test_method_parameters_are_checked_against_its_signature(acme_methods, make_
     answer = client.post("/api/v1/jobs", headers=admin, json=method_job(colour="blue"))
     assert answer.status_code == 422
     assert "action.parameters" in answer.json["error"]["details"]
+
+
+def test_notifications_are_shown_as_the_example_server_sent_them(built_docs):
+    """The notifications page shows a job disabled, its deliveries and a signed notice, captured
+    live; the signature is the one its page tells receivers to check."""
+    out, _ = built_docs
+    text = text_of(out / "notifications.html")
+    assert '"paused_reason": "disabled after 2 failed runs in a row"' in text
+    assert '"status": "delivered"' in text and '"event": "disabled"' in text
+    assert "X-Orchestrator-Signature: sha256=" in text and '"signed": true' in text
+    for answer in ("job-disabled", "job-resumed", "account-defaults"):     # the secret is sent, never shown
+        assert "a-secret-of-the-docs-server" not in (DOCS / "examples" / f"{answer}.response.http").read_text()
+    for event in ("failure", "disabled"):
+        head, _, body = (DOCS / "examples" / f"webhook-{event}.http").read_text().partition("\n\n")
+        headers = dict(line.split(": ", 1) for line in head.splitlines()[1:])
+        signed = f"{headers['X-Orchestrator-Timestamp']}.{body.rstrip(chr(10))}".encode()
+        expected = hmac.new(b"a-secret-of-the-docs-server", signed, hashlib.sha256).hexdigest()
+        assert headers["X-Orchestrator-Signature"] == f"sha256={expected}"
+        assert headers["X-Orchestrator-Event"] == event == json.loads(body)["event"]

@@ -41,3 +41,33 @@ def test_an_invalid_schedule_gets_the_answer_a_job_would(client, admin):
 def test_count_is_bounded(client, admin):
     answer = client.post("/api/v1/schedules/preview", headers=admin, json={"schedule": {"cron": "* * * * *"}, "count": 101})
     assert answer.status_code == 422 and "count" in answer.json["error"]["details"]
+
+
+def test_a_schedule_that_never_fires_has_its_own_code(client, admin):
+    """Well-formed, but with no fire time ahead: ``never_fires``, the code the document names for
+    what its schema cannot say; a malformed field in the same schedule makes it ``validation_failed``."""
+    past = (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0).isoformat()
+    for schedule in ({"at": past}, {"frequency": "yearly", "bymonth": [2], "bymonthday": [30]},
+                     {"frequency": "daily", "start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"}):
+        answer = client.post("/api/v1/schedules/preview", headers=admin, json={"schedule": schedule})
+        assert answer.status_code == 422 and answer.json["error"]["code"] == "never_fires", answer.json
+    group = client.put("/api/v1/groups/g", headers=admin,
+                       json={"jobs": [{"schedule": {"at": past}, "action": JOB_ACTION}]})
+    assert group.status_code == 422 and group.json["error"]["code"] == "never_fires"
+    assert list(group.json["error"]["details"]) == ["jobs.0.schedule.at"]
+    mixed = client.post("/api/v1/schedules/preview", headers=admin,
+                        json={"schedule": {"at": past, "timezone": "Mars/Olympus"}})
+    assert mixed.status_code == 422 and mixed.json["error"]["code"] == "validation_failed"
+
+
+def test_a_weekday_numbered_past_its_month_in_a_yearly_rule_is_refused(client, admin):
+    """With bymonth, a yearly rule counts weekdays within the month: 1..5, not 1..53."""
+    for schedule in ({"frequency": "yearly", "bymonth": [1, 11], "byday": ["13we"]},
+                     {"rrule": "FREQ=YEARLY;BYMONTH=1,11,12;BYDAY=53SU"}):
+        answer = client.post("/api/v1/schedules/preview", headers=admin, json={"schedule": schedule})
+        assert answer.status_code == 422 and answer.json["error"]["code"] == "validation_failed", answer.json
+        assert "1..5 or -5..-1 in a month" in str(answer.json["error"]["details"])
+    fine = client.post("/api/v1/schedules/preview", headers=admin,
+                       json={"schedule": {"frequency": "yearly", "bymonth": [11], "byday": ["-1fr"]}, "count": 2})
+    assert fine.status_code == 200 and len(fine.json["fire_times"]) == 2
+    assert all(datetime.fromisoformat(f["local"]).month == 11 for f in fine.json["fire_times"])

@@ -8,7 +8,7 @@ from dispatcher.api.job_schemas import Defaults, DefaultsShown
 from dispatcher.api.schemas import PageQuery, page_of
 from dispatcher.errors import NotFound
 from dispatcher.lib.notify import check_notify
-from dispatcher.lib.validation import FullMatch
+from dispatcher.lib.validation import CHOICES_FROM, FullMatch
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
@@ -18,7 +18,7 @@ ACCOUNT = "<string(length=32):account_id>"
 ACCOUNT_NAME = [validate.Length(min=1, max=120),
                 FullMatch(r"^[A-Za-z0-9_.@+-]+$", error="letters, digits and ._@+-")]
 PLAN = {"validate": validate.Length(min=1, max=64),
-        "metadata": {"description": "a plan of the PLANS setting", "choices_from": "PLANS"}}
+        "metadata": {"description": "a plan of the PLANS setting", CHOICES_FROM: "PLANS"}}
 
 
 class AccountCreate(Schema):

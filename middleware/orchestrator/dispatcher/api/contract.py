@@ -1,8 +1,9 @@
 """The per-view contract: the schemas that validate a request also document it.
 
-``@operation(body=..., query=..., response=..., status=...)`` validates the JSON body and the
-query string before the view runs (passing them as ``body`` and ``query``) and records the
-schemas on the view, where :mod:`dispatcher.api.openapi` reads them.
+``@operation(body=..., query=..., path=..., response=..., status=...)`` validates the JSON body,
+the query string and the path parameters ``path`` names (each with a pattern validator) before
+the view runs (passing the first two as ``body`` and ``query``) and records the schemas on the
+view, where :mod:`dispatcher.api.openapi` reads them.
 """
 from dataclasses import dataclass
 from functools import wraps
@@ -26,6 +27,7 @@ class Contract:
     status: int
     summary: str
     others: tuple = ()      # ((status, schema), ...): other success answers (202 of an async call)
+    path: tuple = ()        # ((name, validator), ...): path parameters checked beyond their URL converter
 
 
 _schema_cache = {}
@@ -118,12 +120,22 @@ def load_query(schema_cls):
     return dict(loaded)
 
 
-def operation(*, body=None, query=None, response=None, status=200, others=None):
+def check_path(name, value, validator):
+    try:
+        validator(value)
+    except ValidationError as exc:
+        raise ValidationFailed(f"invalid {name} {value!r}: {exc.messages[0]}", {name: exc.messages}) from None
+
+
+def operation(*, body=None, query=None, path=None, response=None, status=200, others=None):
     """Declare a view's schemas; validate body and query against them on every call.
+    ``path`` maps path parameters to the :class:`~marshmallow.validate.Regexp` they must match;
     ``others`` maps other success statuses the view may answer to their schemas."""
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
+            for name, validator in (path or {}).items():
+                check_path(name, kwargs[name], validator)
             if body is not None:
                 kwargs["body"] = load(body, json_body(), "body")
             if query is not None:
@@ -131,7 +143,8 @@ def operation(*, body=None, query=None, response=None, status=200, others=None):
             return view(*args, **kwargs)
 
         summary = (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__
-        wrapper.contract = Contract(body, query, response, status, summary, tuple(sorted((others or {}).items())))
+        wrapper.contract = Contract(body, query, response, status, summary, tuple(sorted((others or {}).items())),
+                                    tuple((path or {}).items()))
         return wrapper
     return decorate
 

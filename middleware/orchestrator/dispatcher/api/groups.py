@@ -1,10 +1,8 @@
 """Groups of jobs: replace a whole group atomically, or remove it."""
 from flask import Blueprint, g
-from marshmallow import ValidationError
 
 from dispatcher.api import job_schemas as schemas
 from dispatcher.api.contract import operation, page
-from dispatcher.errors import ValidationFailed
 from dispatcher.api.jobs import check_quota, job_spec, jobs
 from dispatcher.api.schemas import PageQuery
 
@@ -26,7 +24,7 @@ def list_groups(query):
 
 
 @bp.put("/<group>")
-@operation(body=schemas.GroupReplace, response=schemas.GroupJobs)
+@operation(body=schemas.GroupReplace, path={"group": schemas.GROUP_NAME}, response=schemas.GroupJobs)
 def replace_group(group, body):
     """Replace every job of a group, all or nothing.
 
@@ -47,10 +45,6 @@ def replace_group(group, body):
     :statuscode 422: the group's name is invalid, or a job is; ``details`` names it
         (``jobs.<i>.<field>``)
     """
-    try:
-        schemas.GROUP_NAME(group)
-    except ValidationError as exc:
-        raise ValidationFailed(f"invalid group name {group!r}: {exc.messages[0]}", {"group": exc.messages}) from None
     target = body["rename_to"] or group
     jobs().check_room(g.caller, len(body["jobs"]), check_quota, replacing={group, target})
     specs = [job_spec(job, prefix=f"jobs.{i}") for i, job in enumerate(body["jobs"])]

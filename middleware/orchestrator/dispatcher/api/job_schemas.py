@@ -6,7 +6,8 @@ from marshmallow import Schema, fields, validate
 
 from dispatcher.api.schemas import PageQuery, page_of
 from dispatcher.api.typed import ACTION, SCHEDULE, TYPED
-from dispatcher.lib.validation import FullMatch, StrictBoolean
+from dispatcher.lib.actions.url import URL_DESCRIPTION
+from dispatcher.lib.validation import NEEDS_SETTING, URL_FORMAT, FullMatch, StrictBoolean
 
 GROUP_NAME = FullMatch(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$", error="letters, digits and ._:- (1-200)")
 OVERLAP = validate.OneOf(["skip", "wait", "allow"])
@@ -20,7 +21,7 @@ class Retry(Schema):
     """Run a failed attempt again, after ``backoff`` × ``factor`` ** (attempt - 1) seconds (at
     most ``max_backoff``, with jitter); a url answer's ``Retry-After`` is honoured."""
 
-    attempts = fields.Integer(load_default=3, validate=validate.Range(min=0, max=10),
+    attempts = fields.Integer(strict=True, load_default=3, validate=validate.Range(min=0, max=10),
                               metadata={"description": "attempts after the first (0-10)"})
     backoff = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=3600))
     factor = fields.Float(load_default=2.0, validate=validate.Range(min=1, max=10))
@@ -35,7 +36,8 @@ class Retry(Schema):
 
 
 class Webhook(Schema):
-    url = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2048),
+                        metadata={"format": URL_FORMAT, "description": URL_DESCRIPTION})
     secret = fields.String(load_default=None, validate=validate.Length(min=16, max=256),
                            metadata={"description": "signs each delivery: X-Orchestrator-Signature"})
 
@@ -45,7 +47,9 @@ class Notify(Schema):
                      validate=validate.Length(max=4))
     webhook = fields.Nested(Webhook, load_default=None, allow_none=True)
     email = fields.List(fields.Email(validate=validate.Length(max=254)), load_default=list,
-                        validate=validate.Length(max=20))
+                        validate=validate.Length(max=20),
+                        metadata={NEEDS_SETTING: "SMTP_URL", "description": "addresses; only when the service has "
+                                                                            "an SMTP_URL"})
 
 
 class WebhookShown(Schema):
@@ -64,7 +68,8 @@ class Defaults(Schema):
 
     notify = fields.Nested(Notify, load_default=None, allow_none=True,
                            metadata={"description": "who hears of the account's jobs (null: nobody)"})
-    disable_after = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=10000),
+    disable_after = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                   validate=validate.Range(min=1, max=10000),
                                    metadata={"description": "pause a job after this many failed runs in a row "
                                                             "(null: the service's DISABLE_AFTER)"})
 
@@ -91,7 +96,8 @@ class JobCreate(Schema):
     notify = fields.Nested(Notify, load_default=None, allow_none=True,
                            metadata={"description": "who hears of failures, recoveries, auto-disabling and "
                                                     "missed runs (default: the account's)"})
-    disable_after = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=10000),
+    disable_after = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                   validate=validate.Range(min=1, max=10000),
                                    metadata={"description": "pause the job after this many failed runs in a row "
                                                             "(default: the account's, 25)"})
 
@@ -106,7 +112,7 @@ class JobPatch(Schema):
     retry = fields.Nested(Retry, allow_none=True)
     timeout = fields.Float(allow_none=True, validate=validate.Range(min=0.1, max=86400))
     notify = fields.Nested(Notify, allow_none=True)
-    disable_after = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10000))
+    disable_after = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=10000))
 
 
 class Job(Schema):

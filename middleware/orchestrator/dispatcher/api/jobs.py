@@ -25,7 +25,8 @@ def check_quota(scheduled, adding):
 def _prefixed(exc, prefix):
     if not prefix:
         return exc
-    return ValidationFailed(f"{prefix}: {exc.message}", {f"{prefix}.{k}": v for k, v in exc.details.items()})
+    # The same class: a schedule that never fires keeps its own code in a group.
+    return type(exc)(f"{prefix}: {exc.message}", {f"{prefix}.{k}": v for k, v in exc.details.items()})
 
 
 def parse_schedule_now(data, prefix=""):

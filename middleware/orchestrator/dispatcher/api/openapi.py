@@ -13,7 +13,7 @@ from werkzeug.routing import AnyConverter, FloatConverter, IntegerConverter, Pat
 
 from dispatcher.api import schemas, typed
 from dispatcher.api.auth import PUBLIC_PATHS
-from dispatcher.lib.validation import SettingRange
+from dispatcher.lib.validation import CHOICES_FROM, NEEDS_SETTING, SettingRange
 
 # ``<converter(args):name>`` -> ``{name}``
 _ARGUMENT = re.compile(r"<(?:[A-Za-z_][A-Za-z0-9_]*(?:\([^)]*\))?:)?([A-Za-z_][A-Za-z0-9_]*)>")
@@ -26,8 +26,6 @@ _KEY_STATUSES = {"401": "no valid API key", "403": "forbidden or over quota", "4
                  "409": "conflict with the current state", "501": "not supported by the driver",
                  "502": "the cloud failed", "504": "the cloud timed out"}
 _PATH_STATUSES = {"404": "not found"}
-#: Field metadata naming a setting whose keys are the field's only valid values, e.g. ``PLANS``.
-CHOICES_FROM = "choices_from"
 
 
 def _resolver(schema):
@@ -42,6 +40,7 @@ def build_spec(app):
                    info={"description": "Cloud orchestration middleware: clouds, nodes, jobs and runs."})
     plugin.converter.add_attribute_function(_choices_from(app.config))
     plugin.converter.add_attribute_function(_setting_range(app.config))
+    plugin.converter.add_attribute_function(_needs_setting(app.config))
     plugin.converter.add_attribute_function(typed.register(spec, plugin.converter))
     spec.components.schema("Error", schema=schemas.Error)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
@@ -61,7 +60,33 @@ def build_spec(app):
         for op in operations.values():
             for param in op.get("parameters", ()):
                 _without_null(param)
+    _as_json_schema(document)
     return document
+
+
+def _as_json_schema(node):
+    """Say in JSON Schema what apispec copied from Python.
+
+    A nullable nested schema comes as ``anyOf: [{$ref}, {type: object, nullable: true}]``, whose
+    second branch takes any object: it takes null alone. A pattern ends in ``\\Z`` (Python's end,
+    which no trailing newline passes): ECMA 262, the patterns' language, says ``$``."""
+    if isinstance(node, dict):
+        for branch in node.get("anyOf", ()):
+            if branch == {"type": "object", "nullable": True}:
+                branch["enum"] = [None]
+        if isinstance(node.get("pattern"), str):
+            node["pattern"] = _ecma(node["pattern"])
+        if isinstance(node.get("patternProperties"), dict):
+            node["patternProperties"] = {_ecma(key): value for key, value in node["patternProperties"].items()}
+        for value in node.values():
+            _as_json_schema(value)
+    elif isinstance(node, list):
+        for value in node:
+            _as_json_schema(value)
+
+
+def _ecma(pattern):
+    return pattern[:-2] + "$" if pattern.endswith("\\Z") else pattern
 
 
 def _choices_from(config):
@@ -70,6 +95,14 @@ def _choices_from(config):
         setting = field.metadata.get(CHOICES_FROM)
         return {"enum": sorted(config[setting])} if setting else {}
     return choices_from
+
+
+def _needs_setting(config):
+    """An apispec attribute function: ``maxItems: 0`` for a list whose setting is not set."""
+    def needs_setting(self, field, **kwargs):
+        setting = field.metadata.get(NEEDS_SETTING)
+        return {"maxItems": 0} if setting and not config.get(setting) else {}
+    return needs_setting
 
 
 def _setting_range(config):
@@ -86,7 +119,8 @@ def _operation(rule, contract, path):
     op = {"operationId": rule.endpoint.replace(".", "_"), "summary": contract.summary,
           "tags": [rule.endpoint.split(".")[0]]}
     # In the order they appear in the path: rule.arguments is a set, and the document must be stable.
-    params = [{"name": name, "in": "path", "required": True, "schema": _path_schema(rule, name)}
+    patterns = {name: {"type": "string", "pattern": validator.regex.pattern} for name, validator in contract.path}
+    params = [{"name": name, "in": "path", "required": True, "schema": patterns.get(name) or _path_schema(rule, name)}
               for name in _ARGUMENT.findall(rule.rule)]
     if contract.query is not None:
         params.append({"in": "query", "schema": contract.query})

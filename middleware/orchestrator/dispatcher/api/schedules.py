@@ -15,7 +15,7 @@ bp = Blueprint("schedules", __name__, url_prefix="/api/v1/schedules")
 
 class PreviewRequest(Schema):
     schedule = fields.Dict(required=True, metadata={"description": "a schedule, as a job's", TYPED: SCHEDULE})
-    count = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100),
+    count = fields.Integer(strict=True, load_default=5, validate=validate.Range(min=1, max=100),
                            metadata={"description": "how many fire times (default 5)"})
 
 

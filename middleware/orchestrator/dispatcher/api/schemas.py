@@ -92,7 +92,7 @@ class NodeCreate(Schema):
     image = fields.String(required=True, validate=validate.Length(min=1, max=255))
     size = fields.String(required=True, validate=validate.Length(min=1, max=255))
     location = fields.String(load_default=None, validate=validate.Length(min=1, max=255))
-    count = fields.Integer(load_default=1, validate=SettingRange(1, "NODES_PER_REQUEST_MAX"))
+    count = fields.Integer(strict=True, load_default=1, validate=SettingRange(1, "NODES_PER_REQUEST_MAX"))
     wait = StrictBoolean(load_default=False, metadata={"description": "answer once every node runs"})
     timeout = fields.Float(load_default=600.0, validate=SettingRange(0.1, "NODE_WAIT_TIMEOUT_MAX"),
                            metadata={"description": "seconds to wait when wait is true"})
@@ -111,7 +111,7 @@ class NodeCreateStarted(Schema):
 
 
 class Ping(Schema):
-    port = fields.Integer(load_default=22, validate=validate.Range(min=1, max=65535))
+    port = fields.Integer(strict=True, load_default=22, validate=validate.Range(min=1, max=65535))
     timeout = fields.Float(load_default=2.0, validate=validate.Range(min=0.05, max=30))
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import json
 import uuid
 
-from dispatcher.errors import NotFound, TooCostly, ValidationFailed
+from dispatcher.errors import NeverFires, NotFound, TooCostly, ValidationFailed
 from dispatcher.lib import store
 from dispatcher.lib.secrets import shown_url
 from dispatcher.lib.datastore import RunFilter
@@ -165,8 +165,8 @@ class Jobs:
                 except TooCostly:
                     raise
                 except ValidationFailed as exc:     # its time passed while it was paused
-                    raise ValidationFailed("cannot resume: the job's schedule never fires again; give it a "
-                                           "new schedule", exc.details) from None
+                    raise NeverFires("cannot resume: the job's schedule never fires again; give it a new schedule",
+                                     exc.details) from None
                 found["next_run_at"] = first_fire(stored, now)
             return found
 

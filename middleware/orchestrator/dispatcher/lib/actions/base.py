@@ -61,6 +61,12 @@ class Action(ABC):
             return dict(params)
         return load_params(cls.schema, params)
 
+    @classmethod
+    def document(cls, params):
+        """The JSON schema of the parameters in the OpenAPI document: ``params`` (converted from
+        :attr:`schema`), plus what :meth:`validate` checks beyond it that a JSON schema can say."""
+        return params
+
     def __init__(self, params):
         """``params`` as :meth:`validate` returned them (a ``type`` key is ignored)."""
         self.params = {key: value for key, value in params.items() if key != "type"}

@@ -108,6 +108,16 @@ class MethodAction(Action):
     schema = MethodParams
 
     @classmethod
+    def document(cls, params):
+        """Only the names registered now, each with the parameters its signature takes."""
+        names = methods.names()
+        if not names:
+            return {**params, "description": "no method is registered on this service", "not": {}}
+        properties = {**params["properties"], "name": {**params["properties"]["name"], "enum": names}}
+        return {**params, "properties": properties,
+                "anyOf": [_method_form(name) for name in names]}
+
+    @classmethod
     def validate(cls, params, settings, clouds):
         params = load_params(cls.schema, params)
         try:
@@ -141,6 +151,37 @@ class MethodAction(Action):
             raise ActionFailed(f"method {name!r} raised {type(exc).__name__}: {str(exc)[:300]}", result) from None
         result["value"] = _jsonable(value)
         return result
+
+
+def _method_form(name):
+    """The action's schema for the method ``name``: its parameters, required when it needs some."""
+    parameters = _parameters_schema(name)
+    form = {"properties": {"name": {"enum": [name]}, "parameters": parameters}}
+    return {**form, "required": ["parameters"]} if parameters.get("required") else form
+
+
+def _parameters_schema(name):
+    """The JSON schema of the ``parameters`` that bind to the method's signature after the
+    context, as :meth:`MethodAction.validate` binds them: ``{"not": {}}`` when none can."""
+    try:
+        signature = inspect.signature(methods.get(name))
+    except Exception:       # a plugin that does not load, a callable without a signature: its call will tell
+        return {"type": "object"}
+    params = list(signature.parameters.values())
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                  inspect.Parameter.VAR_POSITIONAL)
+    context = next((p for p in params if p.kind in positional), None)
+    rest = [p for p in params if p is not context]
+    if context is None or any(p.kind is inspect.Parameter.POSITIONAL_ONLY and p.default is p.empty for p in rest):
+        return {"not": {}}
+    named = [p for p in rest if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    properties = {p.name: {} for p in named}
+    if context.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+        properties[context.name] = {"not": {}}     # the context is passed already
+    schema = {"type": "object", "properties": properties,
+              "additionalProperties": any(p.kind is inspect.Parameter.VAR_KEYWORD for p in rest)}
+    required = [p.name for p in named if p.default is p.empty]
+    return {**schema, "required": required} if required else schema
 
 
 def _jsonable(value):

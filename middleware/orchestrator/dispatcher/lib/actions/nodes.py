@@ -19,6 +19,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from dispatcher.errors import DispatcherError, NotFound
 from dispatcher.lib.actions.base import Action, ActionFailed, cloud_at_run, known_cloud, load_params
+from dispatcher.lib.validation import CHOICES_FROM
 
 PARALLEL_NODES = 8      # nodes handled at once by one run
 
@@ -29,7 +30,8 @@ class Selector(Schema):
 
 
 class NodesParams(Schema):
-    cloud = fields.String(load_default="default", validate=validate.Length(min=1, max=64))
+    cloud = fields.String(load_default="default", validate=validate.Length(min=1, max=64),
+                          metadata={CHOICES_FROM: "CLOUD_FARM"})
     nodes = fields.List(fields.String(validate=validate.Length(min=1, max=255)),
                         validate=validate.Length(min=1, max=1000))
     selector = fields.Nested(Selector)
@@ -41,7 +43,7 @@ class NodesParams(Schema):
 
 
 class PingParams(NodesParams):
-    port = fields.Integer(load_default=22, validate=validate.Range(min=1, max=65535))
+    port = fields.Integer(strict=True, load_default=22, validate=validate.Range(min=1, max=65535))
     timeout = fields.Float(load_default=2.0, validate=validate.Range(min=0.05, max=30))
 
 
@@ -50,6 +52,11 @@ class NodesAction(Action):
 
     schema = NodesParams
     verb = "handle"
+
+    @classmethod
+    def document(cls, params):
+        """Exactly one of ``nodes`` and ``selector``, as :meth:`NodesParams.one_target` checks."""
+        return {**params, "oneOf": [{"required": ["nodes"]}, {"required": ["selector"]}]}
 
     @classmethod
     def validate(cls, params, settings, clouds):

@@ -12,21 +12,22 @@ from marshmallow import Schema, fields, validate
 
 from dispatcher.errors import CloudTimeout, DispatcherError
 from dispatcher.lib.actions.base import Action, ActionFailed, cloud_at_run, known_cloud, load_params
-from dispatcher.lib.validation import SettingRange, StrictBoolean
+from dispatcher.lib.validation import CHOICES_FROM, SettingRange, StrictBoolean
 
 # A node name: letters, digits, '.', '_', '-', and the counter {n} (1, 2, ... when count > 1).
 NAME_PATTERN = r"^(?:[A-Za-z0-9]|\{n\})(?:[A-Za-z0-9_.-]|\{n\})*\Z"
 
 
 class ProvisionParams(Schema):
-    cloud = fields.String(load_default="default", validate=validate.Length(min=1, max=64))
+    cloud = fields.String(load_default="default", validate=validate.Length(min=1, max=64),
+                          metadata={CHOICES_FROM: "CLOUD_FARM"})
     image = fields.String(required=True, validate=validate.Length(min=1, max=255))
     size = fields.String(required=True, validate=validate.Length(min=1, max=255))
     location = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=255))
     name = fields.String(required=True, validate=[
         validate.Length(min=1, max=64),
         validate.Regexp(NAME_PATTERN, error="letters, digits, '.', '_', '-' and the {{n}} counter only")])
-    count = fields.Integer(load_default=1, validate=SettingRange(1, "NODES_PER_REQUEST_MAX"))
+    count = fields.Integer(strict=True, load_default=1, validate=SettingRange(1, "NODES_PER_REQUEST_MAX"))
     wait = StrictBoolean(load_default=True)
     timeout = fields.Float(load_default=600.0, validate=SettingRange(0.1, "NODE_WAIT_TIMEOUT_MAX"))
 

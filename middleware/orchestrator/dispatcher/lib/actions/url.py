@@ -39,7 +39,7 @@ from urllib3.util import Timeout, parse_url
 from dispatcher import settings as defaults
 from dispatcher.lib.actions.base import Action, ActionFailed, invalid, load_params
 from dispatcher.lib.actions.network import AddressRefused, NetworkPolicy, guarded_pool_manager, resolve
-from dispatcher.lib.validation import StrictBoolean
+from dispatcher.lib.validation import URL_FORMAT, FullMatch, StrictBoolean
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 MAX_REDIRECTS = 5
@@ -94,13 +94,16 @@ def check_url(value):
         raise ValidationError(f"not a usable URL: {exc}") from None
 
 
-def check_header_value(value):
-    if "\r" in value or "\n" in value or "\0" in value:
-        raise ValidationError("header values may not contain line breaks")
+HEADER_VALUE = FullMatch(r"^[^\r\n\x00]*$", error="header values may not contain line breaks")
+URL_DESCRIPTION = ("an absolute http or https URL; a host in URL_DENY_NETWORKS, or outside URL_ALLOW_NETWORKS when "
+                   "that is set, is refused (a name that does not resolve is checked again when it is used)")
 
 
 class StatusList(fields.Field):
     """An HTTP status or a non-empty list of them, loaded as a sorted list."""
+
+    STATUS = {"type": "integer", "minimum": 100, "maximum": 599}
+    DOCUMENT = {"oneOf": [STATUS, {"type": "array", "items": STATUS, "minItems": 1}]}
 
     def _deserialize(self, value, attr, data, **kwargs):
         items = value if isinstance(value, list) else [value]
@@ -110,16 +113,17 @@ class StatusList(fields.Field):
 
 
 class UrlParams(Schema):
-    url = fields.String(required=True, validate=[validate.Length(min=1, max=2048), check_url])
+    url = fields.String(required=True, validate=[validate.Length(min=1, max=2048), check_url],
+                        metadata={"format": URL_FORMAT, "description": URL_DESCRIPTION})
     method = fields.String(load_default="GET", validate=validate.OneOf(METHODS))
     headers = fields.Dict(keys=fields.String(validate=validate.Regexp(_HEADER_NAME, error="not a header name")),
-                          values=fields.String(validate=[validate.Length(max=8192), check_header_value]),
+                          values=fields.String(validate=[validate.Length(max=8192), HEADER_VALUE]),
                           load_default=dict)
     body = fields.Raw(load_default=None, allow_none=True,
                       metadata={"description": "a string is sent as is; any other JSON value as JSON"})
     timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.05, max=300))
     expect_status = StatusList(load_default=None, allow_none=True,
-                               metadata={"description": "default: any 2xx"})
+                               metadata={"description": "default: any 2xx", **StatusList.DOCUMENT})
     follow_redirects = StrictBoolean(load_default=True)
 
     @pre_load
@@ -139,6 +143,15 @@ class UrlAction(Action):
 
     alias = "url"
     schema = UrlParams
+
+    @classmethod
+    def document(cls, params):
+        """The header names' pattern, as ``patternProperties`` (JSON Schema's, which OpenAPI 3.0
+        does not list, and has no other word for)."""
+        headers = params["properties"]["headers"]
+        headers = {**headers, "patternProperties": {_HEADER_NAME: headers["additionalProperties"]},
+                   "additionalProperties": False, "description": "header name (an RFC 9110 token) to value"}
+        return {**params, "properties": {**params["properties"], "headers": headers}}
 
     @classmethod
     def validate(cls, params, settings, clouds):

@@ -52,7 +52,7 @@ def read(data, zone, now, errors):
     parts = {"FREQ": str(frequency).upper(), "INTERVAL": str(interval)}
     for name in BY_RULES:
         if name in data:
-            values = _by_rule(name, data[name], freq, errors)
+            values = _by_rule(name, data[name], freq, errors, "bymonth" in data)
             if values is not None:
                 body[name] = values
                 parts[name.upper()] = ",".join(str(v).upper() for v in values)
@@ -68,7 +68,7 @@ def read(data, zone, now, errors):
     return body, build_recurrence(parts, start, end, zone, (given or ["interval"])[0], errors)
 
 
-def _by_rule(name, value, freq, errors):
+def _by_rule(name, value, freq, errors, by_month=False):
     """A JSON by-rule as a sorted list of values, or None (with an error) when it is invalid."""
     values = value if isinstance(value, list) else [value]
     if not values:
@@ -77,7 +77,7 @@ def _by_rule(name, value, freq, errors):
     if name == "byday":
         days = []
         for day in values:
-            problem = byday_problem(str(day).upper() if isinstance(day, str) else "", freq)
+            problem = byday_problem(str(day).upper() if isinstance(day, str) else "", freq, by_month)
             if problem:
                 errors.add(name, f"{day!r}: {problem}")
             else:
@@ -98,8 +98,12 @@ def _byday_order(day):
     return WEEKDAYS.index(match.group(2)), int(match.group(1) or 0)
 
 
-def byday_problem(day, freq):
-    """What is wrong with the BYDAY value ``day`` (upper case) for ``freq``, or None."""
+def byday_problem(day, freq, by_month=False):
+    """What is wrong with the BYDAY value ``day`` (upper case) for ``freq``, or None.
+
+    A numbered weekday counts within the month in a monthly rule, and in a yearly one with
+    BYMONTH (``by_month``), as RFC 5545 says: there, as dateutil computes it, a number past 5
+    is not "never", it fails."""
     match = _BYDAY.match(day)
     if not match or match.group(2) not in WEEKDAYS:
         return "must be a weekday code mo..su, optionally numbered for monthly or yearly rules (1mo, -1fr)"
@@ -107,8 +111,9 @@ def byday_problem(day, freq):
         n = int(match.group(1))
         if freq not in (MONTHLY, YEARLY):
             return "a numbered weekday needs a monthly or yearly frequency"
-        if n == 0 or abs(n) > (5 if freq == MONTHLY else 53):
-            return "the number must be 1..5 or -5..-1 in a month, 1..53 or -53..-1 in a year"
+        if n == 0 or abs(n) > (5 if freq == MONTHLY or by_month else 53):
+            return ("the number must be 1..5 or -5..-1 in a month (a monthly rule, or a yearly one with bymonth), "
+                    "1..53 or -53..-1 in a year")
     return None
 
 
@@ -126,7 +131,7 @@ def start_end(data, zone, now, errors, end_name, start=None, end=None):
     if start is not None:
         start = start.replace(microsecond=0)        # as dateutil does with DTSTART
         if end is not None and end < start:
-            errors.add(end_name, f"is before the start ({iso(start)}); the schedule would never fire")
+            errors.add(end_name, f"is before the start ({iso(start)}); the schedule would never fire", never=True)
     return start, end
 
 
@@ -136,7 +141,7 @@ def build_recurrence(parts, start, end, zone, blame, errors):
         return Recurrence.build(parts, start, end, zone)
     except ValueError:                # dateutil: e.g. INTERVAL=2;BYSECOND=1 from an even second
         errors.add(blame, "never fires: stepping by its interval from its start never reaches "
-                          "the hours, minutes or seconds it names")
+                          "the hours, minutes or seconds it names", never=True)
         return None
 
 

@@ -132,7 +132,7 @@ def _rrule_problems(parts):
     if "WKST" in parts and parts["WKST"] not in WEEKDAYS:
         problems.append("WKST must be one of " + ",".join(WEEKDAYS))
     for day in parts.get("BYDAY", "").split(",") if "BYDAY" in parts else ():
-        problem = byday_problem(day, freq)
+        problem = byday_problem(day, freq, "BYMONTH" in parts)
         if problem:
             problems.append(f"BYDAY {day}: {problem}")
     for name, (low, high, negative) in RANGES.items():

@@ -39,7 +39,7 @@ import json
 import math
 from zoneinfo import ZoneInfo
 
-from dispatcher.errors import TooCostly, ValidationFailed
+from dispatcher.errors import NeverFires, TooCostly, ValidationFailed
 from dispatcher.lib.timespec.budget import Budget, BudgetExceeded
 from dispatcher.lib.timespec.zones import UTC, iso, read_time, read_zone
 
@@ -168,20 +168,21 @@ def check_fires(schedule, now):
     plan, spec, until, errors = schedule._plan, schedule.spec, schedule.until, Errors()
     if schedule.one_off:
         if plan.moment < now - timedelta(seconds=schedule.tolerance):
-            errors.add("at", f"is in the past ({spec['at']}; now is {iso(now.astimezone(UTC))})")
+            errors.add("at", f"is in the past ({spec['at']}; now is {iso(now.astimezone(UTC))})", never=True)
         if until is not None and plan.moment > until:
-            errors.add("until", f"is before the at ({spec['at']}); the schedule would never fire")
+            errors.add("until", f"is before the at ({spec['at']}); the schedule would never fire", never=True)
     elif not bounded(plan.possible, spec):
         given = [name for name in NEVER_FIRES_BLAME if name in spec]
         errors.add("rrule" if "rrule" in spec else "cron" if "cron" in spec else (given or [""])[0],
-                   f"never fires: no time in the next {HORIZON_YEARS} years matches all of its rules")
+                   f"never fires: no time in the next {HORIZON_YEARS} years matches all of its rules", never=True)
     elif (first := schedule._next_of_plan(now)) is None:
         if "COUNT=" in spec.get("rrule", ""):
-            errors.add("rrule", "all of its COUNT occurrences are before now")
+            errors.add("rrule", "all of its COUNT occurrences are before now", never=True)
         else:
-            errors.add("end", f"no occurrence between now and the end ({spec.get('end')})")
+            errors.add("end", f"no occurrence between now and the end ({spec.get('end')})", never=True)
     elif until is not None and first > until:
-        errors.add("until", f"is before the next fire time ({iso(first)}); the schedule would never fire")
+        errors.add("until", f"is before the next fire time ({iso(first)}); the schedule would never fire",
+                   never=True)
     errors.check()
 
 
@@ -200,14 +201,21 @@ def bounded(compute, spec, steps=MAX_STEPS):
 # -- reading a schedule ---------------------------------------------------------------------
 
 class Errors(dict):
-    """Field -> messages, raised together as one :class:`ValidationFailed`."""
+    """Field -> messages, raised together as one :class:`ValidationFailed`; as
+    :class:`NeverFires` when each says the schedule never fires (``never``), and nothing else."""
 
-    def add(self, name, message):
+    def __init__(self):
+        super().__init__()
+        self.malformed = False      # some message says more than "never fires"
+
+    def add(self, name, message, never=False):
+        self.malformed = self.malformed or not never
         self.setdefault(f"schedule.{name}" if name else "schedule", []).append(message)
 
     def check(self):
         if self:
-            raise ValidationFailed(f"invalid schedule: {', '.join(sorted(self))}", dict(self))
+            error = ValidationFailed if self.malformed else NeverFires
+            raise error(f"invalid schedule: {', '.join(sorted(self))}", dict(self))
 
 
 def _form(kind):
