@@ -105,18 +105,18 @@ def load(schema_cls, data, where):
         raise ValidationFailed(f"invalid {where}: {fields}", messages) from None
 
 
-_queries = {}  # (schema, query string) -> what it loads to: clients repeat the same few queries
-
-
 def load_query(schema_cls):
-    """The query string loaded by ``schema_cls``; a copy of the earlier result for one seen before."""
+    """The query string loaded by ``schema_cls``; a copy of the earlier result for one the
+    application saw before (clients repeat the same few queries, and the limits they are
+    checked against are the application's settings)."""
+    queries = current_app.extensions.setdefault("orchestrator.queries", {})
     key = (schema_cls, request.query_string)
-    loaded = _queries.get(key)
+    loaded = queries.get(key)
     if loaded is None:
         loaded = load(schema_cls, request.args.to_dict(), "query")
-        if len(_queries) > 1024:
-            _queries.clear()
-        _queries[key] = loaded
+        if len(queries) > 1024:
+            queries.clear()
+        queries[key] = loaded
     return dict(loaded)
 
 
