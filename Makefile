@@ -6,7 +6,7 @@ ORCH := middleware/orchestrator
 CLIENT := clients/python
 PIP := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test docs bench clean
+.PHONY: run test docs screenshots bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(VENV)/.test $(MIMIC_VENV)/.installed
 
 docs: $(VENV)/.test
 	cd $(ORCH) && PATH=$(VENV)/bin:$$PATH ./make_mw_docs.sh
+
+# The dashboard's screenshots in the docs, taken anew by its browser tests.
+screenshots: $(VENV)/.test
+	cd $(ORCH) && ORCHESTRATOR_SCREENSHOTS=$(CURDIR)/$(ORCH)/docs/_static/screens $(VENV)/bin/python -m pytest tests/test_ui_browser.py
 
 # One run of each scenario, every round printed: the API, then the scheduler on SQLite (beside
 # APScheduler 3), on PostgreSQL, and through Celery workers on PostgreSQL and RabbitMQ.

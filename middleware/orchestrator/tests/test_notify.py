@@ -324,7 +324,7 @@ def test_a_job_failing_disable_after_times_in_a_row_is_paused_and_says_so(notify
     paused = wait_for(lambda: (found := client.get(f"/api/v1/jobs/{job['id']}", headers=admin).get_json())["paused"]
                       and found)
     assert (paused["paused_reason"], paused["failures"]) == ("disabled after 2 failed runs in a row", 2)
-    assert paused["next_run_at"] is not None     # kept: resuming recomputes it anyway
+    assert paused["next_run_at"] is None         # paused: it fires at no time until resumed
 
     [disabled] = wait_for(lambda: receiver.events("disabled"))
     assert receiver.events("failure") == []      # "on" asked for disabled only

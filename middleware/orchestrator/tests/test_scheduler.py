@@ -91,6 +91,7 @@ def test_run_now_and_pause(live, admin):
     client = live.test_client()
     job = client.post("/api/v1/jobs", json=method_job("manual", {"cron": "0 0 1 1 *"}, paused=True),
                       headers=admin).json
+    assert job["paused"] is True and job["next_run_at"] is None
     run_id = client.post(f"/api/v1/jobs/{job['id']}/run", headers=admin).json["run_id"]
     wait_for(lambda: client.get(f"/api/v1/runs/{run_id}", headers=admin).json["status"] == "Completed")
     resumed = client.patch(f"/api/v1/jobs/{job['id']}", json={"paused": False}, headers=admin).json

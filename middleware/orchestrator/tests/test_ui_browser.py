@@ -2,12 +2,14 @@
 
 One browser for the module, a fresh context (cookies) per test, the app served on 127.0.0.1
 with its scheduler running. The tests wait on what the page shows, never for a fixed time. The
-full flow and the phone-width test write the screenshots the docs show
-(``docs/_static/screens/``).
+full flow and the phone-width test take the screenshots the docs show: into the folder
+``ORCHESTRATOR_SCREENSHOTS`` names (``make screenshots`` sets it to ``docs/_static/screens/``),
+else into a temporary folder, so that a test run leaves the committed ones alone.
 """
 import os
 import pathlib
 import shutil
+import tempfile
 import threading
 
 import pytest
@@ -21,7 +23,8 @@ expect = None   # playwright's, once the browser fixture has found it
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "_static" / "screens"
+SCREENS = pathlib.Path(os.environ.get("ORCHESTRATOR_SCREENSHOTS")
+                       or pathlib.Path(tempfile.gettempdir()) / "orchestrator-screens")
 DESKTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.parametrize("store_backend", ["sqlite"])  # the store is not what these test

@@ -69,7 +69,10 @@ def job_dict(row):
     options = shown_options(json.loads(row.get("options") or "{}"))
     return {"id": row["id"], "name": row["name"], "group": row["group"], "account_id": row["account_id"],
             "schedule": json.loads(row["schedule"]), "action": json.loads(row["action"]),
-            "overlap": row["overlap"], "paused": bool(row["paused"]), "next_run_at": iso(row["next_run_at"]),
+            "overlap": row["overlap"], "paused": bool(row["paused"]),
+            # A paused job fires at no time; the store keeps its place for nothing (resuming
+            # fires from then on).
+            "next_run_at": None if row["paused"] else iso(row["next_run_at"]),
             "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
             **{key: options.get(key) for key in OPTIONS},
             "failures": row.get("failures") or 0, "paused_reason": row.get("paused_reason")}
