@@ -388,3 +388,26 @@ def test_a_dead_schedulers_runs_claimed_ahead_run_once_through_the_next(make_app
     detail = wait_for(lambda: finished(successor, run["id"]), timeout=20)
     assert [e["status"] for e in detail["events"]] == ["Submitted", "Running", "Completed"]
     assert len(calls_of(tag)) == 1
+
+
+def test_the_lease_is_renewed_away_from_the_start_of_runs_but_always_in_time(make_app):
+    """Renewing the lease (and reaping) waits while runs claimed ahead are about to start, as
+    long as a quarter of the lease is left; then it renews whatever is due."""
+    app = make_app()
+    scheduler, datastore = app.extensions["orchestrator.scheduler"], app.extensions["orchestrator.datastore"]
+    now = time.time()
+    scheduler._leader, scheduler._lease_until = True, now + scheduler.lease_seconds * 0.4
+    scheduler._ahead = [(now + 0.05, "run", {}, None)]        # a run starts in 50 ms
+    assert scheduler._hold_lease() is True
+    assert datastore.lease_holder("scheduler", time.time()) is None     # not renewed yet
+    scheduler._ahead = []                                        # nothing starts near now
+    scheduler._last_start = 0.0
+    assert scheduler._hold_lease() is True
+    assert datastore.lease_holder("scheduler", time.time()) == scheduler.holder
+
+    datastore.release_lease("scheduler", scheduler.holder)
+    scheduler._lease_until = time.time() + scheduler.lease_seconds * 0.2  # less than a quarter left
+    scheduler._ahead = [(time.time() + 0.05, "run", {}, None)]
+    assert scheduler._hold_lease() is True
+    assert datastore.lease_holder("scheduler", time.time()) == scheduler.holder
+    scheduler._ahead = []
