@@ -54,10 +54,6 @@ class RateLimiter:
             app.before_request(self.count)
             app.after_request(self.add_headers)
 
-    @property
-    def enabled(self):
-        return self.item is not None
-
     def exempt(self, view):
         """Never count requests served by ``view``."""
         self.exempt_views.add(view)
@@ -101,10 +97,6 @@ class RateLimiter:
             response.headers["X-RateLimit-Remaining"] = str(max(0, self.item.amount - used))
             response.headers["X-RateLimit-Reset"] = str(math.ceil(reset))
         return response
-
-    def reset(self):
-        """Forget every count (for operators' tools and tests)."""
-        self.storage.reset()
 
 
 def password_of(url):
