@@ -167,15 +167,21 @@ def test_nodes_create_wait_gives_up_with_exit_4(orch):
     assert orch("nodes", "destroy", "--cloud", "stuck", *[n["id"] for n in left]).exit_code == 0
 
 
+def run_twice_soon(admin, job_id):
+    """Run the job twice, a second from now, while ``runs tail`` watches; the thread doing it."""
+    def fire():
+        time.sleep(1.0)
+        admin.run_job(job_id)
+        admin.run_job(job_id)
+    firing = threading.Thread(target=fire)
+    firing.start()
+    return firing
+
+
 def test_runs_tail_prints_new_runs_then_stops(orch, admin, target):
     job = admin.create_job({"frequency": "daily"}, {"type": "url", "url": target.url + "/tail"})
 
-    def fire():
-        time.sleep(1.0)
-        admin.run_job(job["id"])
-        admin.run_job(job["id"])
-    firing = threading.Thread(target=fire)
-    firing.start()
+    firing = run_twice_soon(admin, job["id"])
     started = time.monotonic()
     result = orch("runs", "tail", "--job", job["id"], "--interval", "0.2", "--count", "2", "--json")
     firing.join()
@@ -226,12 +232,7 @@ def test_commands_on_several_things_print_a_json_line_each(orch, admin, target):
 def test_runs_tail_columns_stay_under_their_headings(orch, admin, target):
     job = admin.create_job({"frequency": "daily"}, {"type": "url", "url": target.url + "/aligned"})
 
-    def fire():
-        time.sleep(1.0)
-        admin.run_job(job["id"])
-        admin.run_job(job["id"])
-    firing = threading.Thread(target=fire)
-    firing.start()
+    firing = run_twice_soon(admin, job["id"])
     result = orch("runs", "tail", "--job", job["id"], "--interval", "0.1", "--until-idle", "3")
     firing.join()
     assert result.exit_code == 0, result.stderr
