@@ -15,7 +15,6 @@ decorators, scopes and exemptions per request, which cost as much as serving a s
 import logging
 import math
 import time
-from urllib.parse import urlsplit
 
 from flask import current_app, g, request
 from limits import parse
@@ -24,7 +23,7 @@ from limits.storage import storage_from_string
 from werkzeug.exceptions import TooManyRequests
 
 from dispatcher.errors import SettingsError, StoreUnavailable
-from dispatcher.lib.secrets import registry as secrets, shown_url
+from dispatcher.lib.secrets import add_password_of, shown_url
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ class RateLimiter:
             self.item = parse(limit) if limit else None
         except (TypeError, ValueError):
             raise SettingsError(f"RATE_LIMIT {limit!r}: expected e.g. '1200 per minute', or '' for no limit") from None
-        secrets.add(password_of(storage_uri))
+        add_password_of(storage_uri)
         try:
             self.storage = storage_from_string(storage_uri, **(storage_options or {}))
         except (ConfigurationError, ValueError, TypeError) as exc:
@@ -98,10 +97,3 @@ class RateLimiter:
             response.headers["X-RateLimit-Reset"] = str(math.ceil(reset))
         return response
 
-
-def password_of(url):
-    """The password a storage URL carries (kept out of every log line), or None."""
-    try:
-        return urlsplit(url).password
-    except (TypeError, ValueError):
-        return None

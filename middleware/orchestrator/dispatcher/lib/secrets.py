@@ -81,6 +81,17 @@ def shown_url(url):
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
 
 
+def add_password_of(url):
+    """Register the password ``url`` carries, as written and percent-decoded (a URL that does
+    not parse carries none we could know)."""
+    try:
+        password = urlsplit(url).password
+    except (TypeError, ValueError):
+        return
+    if password:
+        registry.add(password, unquote(password))
+
+
 def url_setting(config, name, schemes, kind, expected):
     """The setting ``name``, a URL of a server that may carry a password, split; None when it is
     empty. Its password joins the registry; :class:`SettingsError` names the setting (never
@@ -96,8 +107,7 @@ def url_setting(config, name, schemes, kind, expected):
         parts.port  # noqa: B018 -- parsing the port is what raises on a bad one
     except ValueError as exc:
         raise SettingsError(f"{where} is not a URL ({registry.redact(exc)}): expected {expected}") from None
-    if parts.password:
-        registry.add(parts.password, unquote(parts.password))
+    add_password_of(url)
     if parts.scheme not in schemes or not parts.hostname:
         raise SettingsError(f"{where} is not {kind}: expected {expected}")
     return parts
