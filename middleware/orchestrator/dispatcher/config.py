@@ -47,3 +47,13 @@ def setting(name):
         return current_app.config[name]
     return getattr(defaults, name)
 
+
+
+def number_setting(config, name, low, high, whole=False):
+    """The number setting ``name`` of ``config``, or :class:`SettingsError` naming it unless it
+    is a (whole, with ``whole``) number from ``low`` to ``high``."""
+    value = config.get(name, getattr(defaults, name))
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        raise SettingsError(f"{name} {value!r} must be a {'whole ' if whole else ''}number from {low} to {high}")
+    return value

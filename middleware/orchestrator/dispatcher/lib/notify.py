@@ -41,7 +41,8 @@ import time
 import uuid
 
 from dispatcher import settings as defaults
-from dispatcher.errors import SettingsError, ValidationFailed
+from dispatcher.config import number_setting
+from dispatcher.errors import ValidationFailed
 from dispatcher.lib.channels import get_channel
 from dispatcher.lib.channels.base import DeliveryFailed
 from dispatcher.lib.channels.email import smtp_server
@@ -62,24 +63,16 @@ DEFAULT_ON = ("failure", "disabled")
 
 # -- settings and validation ----------------------------------------------------------------
 
-def _number(config, name, low, high, whole=False):
-    value = config.get(name, getattr(defaults, name))
-    kinds = (int,) if whole else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
-        raise SettingsError(f"{name} {value!r} must be a {'whole ' if whole else ''}number from {low} to {high}")
-    return value
-
-
 def from_settings(config):
     """The notifier the settings ask for (not started: it starts with the first finished run);
     :class:`SettingsError` naming a setting that is unusable."""
     return Notifier(
         smtp=smtp_server(config), settings=config,
-        disable_after=_number(config, "DISABLE_AFTER", 1, 1_000_000, whole=True),
-        attempts=_number(config, "NOTIFY_ATTEMPTS", 1, 20, whole=True),
-        backoff=_number(config, "NOTIFY_BACKOFF", 0, MAX_BACKOFF),
-        buffer=_number(config, "NOTIFY_BUFFER", 1, 10_000_000, whole=True),
-        workers=_number(config, "NOTIFY_WORKERS", 1, 64, whole=True),
+        disable_after=number_setting(config, "DISABLE_AFTER", 1, 1_000_000, whole=True),
+        attempts=number_setting(config, "NOTIFY_ATTEMPTS", 1, 20, whole=True),
+        backoff=number_setting(config, "NOTIFY_BACKOFF", 0, MAX_BACKOFF),
+        buffer=number_setting(config, "NOTIFY_BUFFER", 1, 10_000_000, whole=True),
+        workers=number_setting(config, "NOTIFY_WORKERS", 1, 64, whole=True),
         retention=float(config.get("RUN_RETENTION_DAYS", defaults.RUN_RETENTION_DAYS)) * 86400)
 
 

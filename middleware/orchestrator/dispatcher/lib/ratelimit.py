@@ -30,7 +30,7 @@ import time
 from limits.storage import Storage
 from sqlalchemy.exc import SQLAlchemyError
 
-from dispatcher.errors import SettingsError
+from dispatcher.config import number_setting
 
 SCHEME = "orchestrator+sql"
 SLACK_SHARE = 0.01
@@ -218,12 +218,8 @@ class SQLStorage(Storage):
 
 
 def sync_seconds(config):
-    """``RATELIMIT_SYNC_SECONDS``, checked: seconds from 0 (send every count) to 60."""
-    value = config["RATELIMIT_SYNC_SECONDS"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 60:
-        raise SettingsError(f"RATELIMIT_SYNC_SECONDS {value!r}: expected seconds from 0 to 60 "
-                            f"(0 sends every count to the store at once)")
-    return float(value)
+    """``RATELIMIT_SYNC_SECONDS``, checked: seconds from 0 (send every count at once) to 60."""
+    return float(number_setting(config, "RATELIMIT_SYNC_SECONDS", 0, 60))
 
 
 def limit_of(key):
