@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from dispatcher import broker, ui
 from dispatcher.api import (accounts as accounts_api, auth, clouds, errors, groups, jobs as jobs_api, meta, nodes,
                             notifications, runs, schedules)
+from dispatcher.api.hotpages import HotPages
 from dispatcher.api.jsonio import OrjsonProvider
 from dispatcher.api.limiter import RateLimiter
 from dispatcher.config import load_config
@@ -33,6 +34,24 @@ BLUEPRINTS = (meta.bp, clouds.bp, nodes.bp, jobs_api.bp, runs.bp, groups.bp, sch
               notifications.bp)
 
 
+class Service(Flask):
+    """Flask, deciding once per function whether it must be run as a coroutine: Flask asks
+    ``inspect`` again for every hook and view of every request, which costs more than most of
+    them. The answers kept are bounded, for functions made per request (``after_this_request``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._callables = {}
+
+    def ensure_sync(self, func):
+        found = self._callables.get(func)
+        if found is None:
+            found = super().ensure_sync(func)
+            if len(self._callables) < 1024:
+                self._callables[func] = found
+        return found
+
+
 def create_app(settings=None):
     """Build the application from the layered settings (``settings`` overrides the rest)."""
     install_log_filter()
@@ -45,7 +64,7 @@ def create_app(settings=None):
     sync_seconds = ratelimit.sync_seconds(config)
 
     try:
-        app = Flask("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
+        app = Service("dispatcher", instance_path=config.get("INSTANCE_PATH") or None)
     except ValueError as exc:  # a relative path
         raise SettingsError(f"INSTANCE_PATH {config['INSTANCE_PATH']!r}: {exc}") from None
     app.config.update(config)
@@ -112,6 +131,9 @@ def create_app(settings=None):
     app.before_request(auth.require_caller)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
+    hot_pages = HotPages(accounts, limiter, auth.caller_rate_key)
+    app.extensions["orchestrator.hot_pages"] = hot_pages
+    app.wsgi_app = hot_pages.wrap(app.wsgi_app)
     broker.init_app(app)  # the Open Service Broker's /v2 routes, 404 unless BROKER_* credentials are set
     ui.init_app(app, datastore, accounts, limiter)  # the web dashboard at /ui/
     limiter.exempt(meta.healthz)
@@ -126,17 +148,21 @@ def create_app(settings=None):
 
 def begin_request():
     """Give the request its id (the client's ``X-Request-Id`` if sensible) for the log lines."""
-    g.started = time.perf_counter()
-    g.request_id = logs.new_request_id(request.headers.get("X-Request-Id"))
-    g.log_tokens = [(logs.request_id, logs.request_id.set(g.request_id))]
+    here = g._get_current_object()  # the hooks run on every request: each proxy is looked up once
+    here.started = time.perf_counter()
+    here.request_id = logs.new_request_id(request.headers.get("X-Request-Id"))
+    here.log_tokens = [(logs.request_id, logs.request_id.set(here.request_id))]
 
 
 def answer_request_id(response):
     """Return the request's id, and count the request in the metrics (by route, not path)."""
-    if "request_id" in g:
-        response.headers["X-Request-Id"] = g.request_id
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.observe_request(route, request.method, response.status_code, time.perf_counter() - g.started)
+    here = g._get_current_object()
+    request_id = here.get("request_id")
+    if request_id is not None:
+        response.headers.add("X-Request-Id", request_id)
+        rule = request.url_rule
+        metrics.observe_request(rule.rule if rule is not None else "unmatched", request.method,
+                                response.status_code, time.perf_counter() - here.started)
     return response
 
 

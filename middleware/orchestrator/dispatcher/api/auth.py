@@ -12,20 +12,22 @@ def resolve_caller():
 
     A refused key is not answered here but by :func:`require_caller`, after the limiter has
     counted the request against the client's address."""
-    g.caller, g.refusal = None, None
-    if request.path.startswith("/ui/") and not request.path.startswith("/ui/static/"):
+    here, asked = g._get_current_object(), request._get_current_object()  # one proxy lookup each
+    here.caller, here.refusal = None, None
+    path = asked.path
+    if path.startswith("/ui/") and not path.startswith("/ui/static/"):
         # The dashboard signs in through its session cookie; it sends to the sign-in page
         # whoever has none (dispatcher.ui), after the limiter has counted the request.
-        g.ui_session = current_app.extensions["orchestrator.ui_sessions"].of_request(request)
-        if g.ui_session is not None:
-            g.caller = g.ui_session.caller
-            g.setdefault("log_tokens", []).append((logs.account_id, logs.account_id.set(g.caller.account_id)))
-    elif request.path.startswith("/api/") and request.path not in PUBLIC_PATHS:
+        here.ui_session = current_app.extensions["orchestrator.ui_sessions"].of_request(asked)
+        if here.ui_session is not None:
+            here.caller = here.ui_session.caller
+            here.setdefault("log_tokens", []).append((logs.account_id, logs.account_id.set(here.caller.account_id)))
+    elif path.startswith("/api/") and path not in PUBLIC_PATHS:
         try:
-            g.caller = current_app.extensions["orchestrator.accounts"].authenticate(request.headers.get("Authorization"))
-            g.setdefault("log_tokens", []).append((logs.account_id, logs.account_id.set(g.caller.account_id)))
+            here.caller = current_app.extensions["orchestrator.accounts"].authenticate(asked.headers.get("Authorization"))
+            here.setdefault("log_tokens", []).append((logs.account_id, logs.account_id.set(here.caller.account_id)))
         except Unauthorized as exc:
-            g.refusal = exc
+            here.refusal = exc
 
 
 def require_caller():
@@ -40,8 +42,13 @@ def rate_key():
     many keys it has; requests without a valid key, per client address."""
     caller = g.get("caller")
     if caller is not None:
-        return "account:" + caller.account_id
+        return caller_rate_key(caller)
     return "addr:" + (request.remote_addr or "-")
+
+
+def caller_rate_key(caller):
+    """What the rate limit counts a known caller's requests under: its account."""
+    return "account:" + caller.account_id
 
 
 def require_admin():
@@ -62,6 +69,10 @@ class Access:
     def check_cloud(self, cloud):
         if not self.may_use_cloud(cloud):
             raise Forbidden(f"the {g.caller.plan} plan may not use cloud {cloud.name!r}", {"cloud": cloud.name})
+
+    def sees_all_nodes(self, cloud, caller):
+        """Whether ``caller`` may use ``cloud`` and sees every node on it (the administrator)."""
+        return caller.is_admin and cloud.allows(caller.plan, caller.name, caller.is_admin)
 
     def visible_nodes(self, cloud, nodes):
         """The nodes the caller may see: all for the administrator, its own for the others."""

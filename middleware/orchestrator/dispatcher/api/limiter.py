@@ -27,6 +27,9 @@ from dispatcher.lib.secrets import add_password_of, shown_url
 
 log = logging.getLogger(__name__)
 
+#: The WSGI environ's key for a count made before Flask dispatched the request.
+COUNTED = "orchestrator.rate_limit"
+
 
 class RateLimiter:
     """Counts each request against its caller's limit, before the view runs."""
@@ -49,6 +52,7 @@ class RateLimiter:
         self.keys = {}  # caller -> its storage key (building one costs more than counting)
         self.resets = {}  # storage key -> when its window ends, asked once per window
         self.exempt_views = set()
+        self.routes = {}  # endpoint -> the function giving its count's key, None when not counted
         if self.item is not None:
             app.before_request(self.count)
             app.after_request(self.add_headers)
@@ -56,19 +60,42 @@ class RateLimiter:
     def exempt(self, view):
         """Never count requests served by ``view``."""
         self.exempt_views.add(view)
+        self.routes.clear()
         return view
 
     def count_by(self, blueprint, key):
         """Count the requests of ``blueprint`` by ``key()`` instead of the caller."""
         self.blueprint_keys[blueprint.name] = key
+        self.routes.clear()
+
+    def _key_of(self, endpoint):
+        """The function giving the count's key for requests to ``endpoint``, or None."""
+        if endpoint is None or endpoint.rpartition(".")[2] == "static" \
+                or current_app.view_functions[endpoint] in self.exempt_views:
+            return None
+        outermost = endpoint.partition(".")[0] if "." in endpoint else None
+        return self.blueprint_keys.get(outermost, self.key)
 
     def count(self):
         endpoint = request.endpoint
-        if (endpoint is None or endpoint.rpartition(".")[2] == "static"
-                or current_app.view_functions[endpoint] in self.exempt_views):
+        try:
+            key_of = self.routes[endpoint]
+        except KeyError:
+            key_of = self.routes[endpoint] = self._key_of(endpoint)
+        if key_of is None:
             return
-        outermost = request.blueprints[-1] if request.blueprints else None
-        caller = self.blueprint_keys.get(outermost, self.key)()
+        # A request the hot pages counted before handing it to Flask (dispatcher.api.hotpages)
+        # is not counted twice.
+        used, reset = request.environ.pop(COUNTED, None) or self.charge(key_of())
+        g.rate_limit = (used, reset)
+        if used > self.item.amount:
+            raise TooManyRequests(f"rate limit of {self.item} exceeded",
+                                  retry_after=max(1, math.ceil(reset - time.time())))
+
+    def charge(self, caller):
+        """Count one request of ``caller`` (a count's key, such as ``account:<id>``): the
+        number counted in the window so far and when the window ends.
+        :class:`StoreUnavailable` when the counts cannot be reached."""
         key = self.keys.get(caller)
         if key is None:
             if len(self.keys) > 10_000:
@@ -83,17 +110,18 @@ class RateLimiter:
         except Exception as exc:
             log.warning("rate-limit counts unavailable (%s): %s", type(exc).__name__, exc)
             raise StoreUnavailable("the rate-limit counts cannot be reached; try again shortly") from None
-        g.rate_limit = (used, reset)
-        if used > self.item.amount:
-            raise TooManyRequests(f"rate limit of {self.item} exceeded",
-                                  retry_after=max(1, math.ceil(reset - time.time())))
+        return used, reset
+
+    def header_items(self, used, reset):
+        """The answer's headers saying where a caller stands."""
+        return [("X-RateLimit-Limit", str(self.item.amount)),
+                ("X-RateLimit-Remaining", str(max(0, self.item.amount - used))),
+                ("X-RateLimit-Reset", str(math.ceil(reset)))]
 
     def add_headers(self, response):
         counted = g.get("rate_limit")
         if counted is not None:
-            used, reset = counted
-            response.headers["X-RateLimit-Limit"] = str(self.item.amount)
-            response.headers["X-RateLimit-Remaining"] = str(max(0, self.item.amount - used))
-            response.headers["X-RateLimit-Reset"] = str(math.ceil(reset))
+            headers = response.headers
+            for name, value in self.header_items(*counted):
+                headers.add(name, value)
         return response
-

@@ -1,5 +1,5 @@
 """Nodes of a cloud: list, show, create, reboot, destroy, ping."""
-from flask import Blueprint, current_app, g
+from flask import Blueprint, current_app, g, request
 
 from dispatcher.api import schemas
 from dispatcher.api.clouds import usable_cloud
@@ -60,6 +60,11 @@ def list_nodes(cloud, query):
     # Every caller who sees the whole list gets the same bytes while the list is reused.
     body = found.encoded_page(listed, (query.get("limit"), query.get("offset", 0)),
                               lambda: current_app.json.response(page(listed, query)).get_data())
+    # Answered before dispatch while the list is reused (dispatcher.api.hotpages).
+    rules = access()
+    current_app.extensions["orchestrator.hot_pages"].publish(
+        request.environ, request.url_rule.rule, body,
+        may_see=lambda caller: rules.sees_all_nodes(found, caller), current=lambda: found.still_listed(listed))
     return current_app.response_class(body, mimetype="application/json")
 
 

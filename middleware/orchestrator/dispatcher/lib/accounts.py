@@ -57,6 +57,17 @@ def check_plans(plans, admin_plan):
         raise SettingsError(f"ADMIN_PLAN {admin_plan!r} is not a plan of PLANS ({', '.join(sorted(plans))})")
 
 
+def _token_of(header):
+    """The key a ``Bearer`` ``Authorization`` header value carries, or :class:`Unauthorized`."""
+    if not header:
+        raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not _TOKEN.match(token):
+        raise Unauthorized("malformed Authorization header: expected 'Bearer <key>'")
+    return token
+
+
 class Accounts:
     """Account and key operations over the store."""
 
@@ -292,13 +303,7 @@ class Accounts:
 
     def authenticate(self, header):
         """The :class:`Caller` for an ``Authorization`` header value, or :class:`Unauthorized`."""
-        if not header:
-            raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not _TOKEN.match(token):
-            raise Unauthorized("malformed Authorization header: expected 'Bearer <key>'")
-        digest = self.digest(token)
+        digest = self.digest(_token_of(header))
         cached = self._callers.get(digest)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
@@ -320,6 +325,15 @@ class Accounts:
             self._callers = {}
         self._callers[digest] = (caller, time.monotonic() + self.cache_seconds)
         return caller
+
+    def known_caller(self, header):
+        """The :class:`Caller` for an ``Authorization`` header value if this process verified
+        its key within ``cache_seconds``, without asking the store; else None."""
+        try:
+            cached = self._callers.get(self.digest(_token_of(header)))
+        except Unauthorized:
+            return None
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
 
     # -- quotas -----------------------------------------------------------------------
     def job_limit(self, plan):

@@ -258,6 +258,11 @@ class Cloud:
             self._listed = (fetched, nodes)
         return nodes
 
+    def still_listed(self, listed):
+        """Whether list requests would still be answered ``listed`` (asking no cloud)."""
+        held = self._listed
+        return held is not None and held[1] is listed and time.monotonic() - held[0] < self.list_seconds
+
     def encoded_page(self, listed, key, encode):
         """The encoded answer for one page of ``listed`` (from :meth:`listed_nodes`), made once
         per list and page: ``encode()`` builds it."""

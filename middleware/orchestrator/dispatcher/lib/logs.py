@@ -13,6 +13,7 @@ ISO 8601, UTC, to the millisecond; gunicorn's own lines follow ``LOG_FORMAT`` to
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
+import itertools
 import logging
 import os
 import re
@@ -31,8 +32,21 @@ _JSON_FIELDS = "{asctime}{levelname}{name}{message}{request_id}{account_id}{run_
 
 
 def new_request_id(given=None):
-    """The client's ``X-Request-Id`` when it is a sensible token, else a fresh one."""
-    return given if given and _REQUEST_ID.match(given) else os.urandom(16).hex()
+    """The client's ``X-Request-Id`` when it is a sensible token, else a fresh one: 32 hex
+    digits, this process's random prefix and its count of requests (unique without asking the
+    system for randomness on every request)."""
+    if given and _REQUEST_ID.match(given):
+        return given
+    return _id_prefix + format(next(_id_count), "016x")
+
+
+def _new_id_prefix():
+    global _id_prefix, _id_count
+    _id_prefix, _id_count = os.urandom(8).hex(), itertools.count()
+
+
+_new_id_prefix()
+os.register_at_fork(after_in_child=_new_id_prefix)  # each worker its own prefix
 
 
 class ContextFilter(logging.Filter):
