@@ -126,7 +126,7 @@ def create_app(settings=None):
     app.before_request(auth.resolve_caller)
     limiter = RateLimiter(app, config["RATE_LIMIT"], storage_uri, auth.rate_key,
                           {"datastore": datastore, "sync_seconds": sync_seconds}
-                          if storage_uri.startswith(ratelimit.SCHEME) else {})
+                          if storage_uri.startswith(ratelimit.SCHEME) else {}, batch_seconds=sync_seconds)
     app.extensions["orchestrator.limiter"] = limiter
     app.before_request(auth.require_caller)
     for bp in BLUEPRINTS:

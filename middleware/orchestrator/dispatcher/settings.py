@@ -83,7 +83,7 @@ RATE_LIMIT = "1200 per minute"
 # Where the counts live: orchestrator+sql:// is the store itself, shared by every worker and
 # host; a redis:// or memcached:// URL moves them off the store (memory:// counts per process).
 RATELIMIT_STORAGE_URI = "orchestrator+sql://"
-# With the counts in the store, each process sends its counts in batches this often (seconds),
+# Each process sends its counts to the store (or to Redis, memcached) in batches this often (seconds),
 # holding at most 1% of a limit unsent per caller; 0 sends every count at once. See
 # dispatcher/lib/ratelimit.py for how far a limit may then be passed.
 RATELIMIT_SYNC_SECONDS = 0.05

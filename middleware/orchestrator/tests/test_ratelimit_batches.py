@@ -1,4 +1,7 @@
-"""Counts in the store travel in batches: exact for each process, within a slack across them."""
+"""Counts in the store (and in Redis) travel in batches: exact for each process, within a slack
+across them."""
+import time
+
 import pytest
 from sqlalchemy import func, select
 
@@ -129,3 +132,61 @@ def test_uncounted_routes_and_the_headers_of_counted_ones(make_app):
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert refused.json["error"] == {"code": "rate_limited", "message": "rate limit of 2 per 1 minute exceeded",
                                      "details": {}}
+
+
+REDIS = "redis://127.0.0.1:6379/12"  # a database of the local server kept for these tests
+
+
+@pytest.fixture
+def redis_counts():
+    """The real Redis, emptied first: the database the apps below count in."""
+    import redis
+
+    from conftest import server_missing
+
+    client = redis.Redis.from_url(REDIS)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        server_missing("Redis", exc)
+    return client
+
+
+def redis_total(client):
+    return sum(int(client.get(key)) for key in client.keys("*LIMITER*"))
+
+
+def test_counts_for_redis_travel_in_batches_too(make_app, redis_counts):
+    app = make_app(RATE_LIMIT="10000 per minute", RATELIMIT_STORAGE_URI=REDIS)
+    assert type(storage_of(app)).__name__ == "BatchedStorage"
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    answers = [client.get("/api/v1/clouds", headers=headers) for _ in range(40)]
+    assert [int(a.headers["X-RateLimit-Remaining"]) for a in answers] == list(range(9999, 9959, -1))
+    wait_for(lambda: redis_total(redis_counts) == 40)
+    assert storage_of(app).sync() is False
+    # The window's end is Redis's, to the second, and the same in every answer.
+    resets = {int(a.headers["X-RateLimit-Reset"]) for a in answers}
+    ends = time.time() + redis_counts.ttl(redis_counts.keys("*LIMITER*")[0])
+    assert len(resets) == 1 and abs(resets.pop() - ends) <= 2
+
+
+def test_two_busy_workers_counting_in_redis_pass_a_limit_by_at_most_their_slack(make_app, redis_counts):
+    limit = 400  # a slack of 4 per process
+    apps = [make_app(RATE_LIMIT=f"{limit} per minute", RATELIMIT_STORAGE_URI=REDIS) for _ in range(2)]
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    clients = [app.test_client() for app in apps]
+    accepted = sum(clients[n % 2].get("/api/v1/clouds", headers=headers).status_code == 200
+                   for n in range(2 * limit))
+    assert limit <= accepted <= limit + 2 * 4
+    wait_for(lambda: redis_total(redis_counts) == 2 * limit)
+
+
+def test_redis_counts_exactly_with_no_sync_period(make_app, redis_counts):
+    app = make_app(RATE_LIMIT="10000 per minute", RATELIMIT_STORAGE_URI=REDIS, RATELIMIT_SYNC_SECONDS=0)
+    assert type(storage_of(app)).__name__ != "BatchedStorage"
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    for n in range(1, 4):
+        assert client.get("/api/v1/clouds", headers=headers).status_code == 200
+        assert redis_total(redis_counts) == n  # at once, before any period

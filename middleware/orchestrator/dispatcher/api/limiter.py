@@ -7,9 +7,10 @@ are not counted. Every counted answer says where the caller stands (``X-RateLimi
 ``-Remaining``, ``-Reset``); a refused one is 429 with ``Retry-After``.
 
 The counts live where ``RATELIMIT_STORAGE_URI`` says: any storage of ``limits``
-(``redis://``, ``memcached://``, ``memory://``) or our store (``orchestrator+sql://``, see
-:mod:`dispatcher.lib.ratelimit`). This is the whole of the Flask side, kept to one storage call
-per request (and one per window for its end): the general-purpose extensions resolve
+(``redis://``, ``memcached://``, ``memory://``) or our store (``orchestrator+sql://``); but for
+``memory://``, each process sends them there in batches every ``RATELIMIT_SYNC_SECONDS`` (see
+:mod:`dispatcher.lib.ratelimit`). This is the whole of the Flask side, kept to one count per
+request (and one look-up per window for its end): the general-purpose extensions resolve
 decorators, scopes and exemptions per request, which cost as much as serving a small page.
 """
 import logging
@@ -19,10 +20,11 @@ import time
 from flask import current_app, g, request
 from limits import parse
 from limits.errors import ConfigurationError
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 from werkzeug.exceptions import TooManyRequests
 
 from dispatcher.errors import SettingsError, StoreUnavailable
+from dispatcher.lib.ratelimit import Batches, BatchedStorage
 from dispatcher.lib.secrets import add_password_of, shown_url
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ COUNTED = "orchestrator.rate_limit"
 class RateLimiter:
     """Counts each request against its caller's limit, before the view runs."""
 
-    def __init__(self, app, limit, storage_uri, key, storage_options=None):
+    def __init__(self, app, limit, storage_uri, key, storage_options=None, batch_seconds=0.0):
         try:
             self.item = parse(limit) if limit else None
         except (TypeError, ValueError):
@@ -47,6 +49,9 @@ class RateLimiter:
             raise SettingsError(f"RATELIMIT_STORAGE_URI {shown_url(str(storage_uri))}: not a storage the rate "
                                 f"limiter can use ({type(exc).__name__}); expected orchestrator+sql://, "
                                 f"redis://, memcached:// or memory://") from None
+        if batch_seconds and not isinstance(self.storage, (Batches, MemoryStorage)):
+            # Redis or memcached: their counts sent in batches, as the store's are.
+            self.storage = BatchedStorage(self.storage, batch_seconds)
         self.key = key
         self.blueprint_keys = {}
         self.keys = {}  # caller -> its storage key (building one costs more than counting)

@@ -1,11 +1,13 @@
 """Rate-limit counters in our own store, so every gunicorn worker and host counts together.
 
-A storage backend for the ``limits`` library (which Flask-Limiter uses), registered under the
-scheme ``orchestrator+sql://``: fixed windows kept by the data store. Set
-``RATELIMIT_STORAGE_URI`` to a ``redis://`` or ``memcached://`` URL to count elsewhere.
+A storage backend for the ``limits`` library, registered under the scheme
+``orchestrator+sql://``: fixed windows kept by the data store. Set ``RATELIMIT_STORAGE_URI`` to
+a ``redis://`` or ``memcached://`` URL to count elsewhere: :class:`BatchedStorage` sends the
+counts there in the same batches.
 
 A write transaction per request would cost more than the request (on SQLite it serialises every
-worker), so each process counts in memory and adds its counts to the store in batches, every
+worker), and a round trip to Redis costs about as much as serving a cached page, so each
+process counts in memory and adds its counts to the store in batches, every
 ``sync_seconds`` (``RATELIMIT_SYNC_SECONDS``) from a background thread. The store's total comes
 back with each batch. A process counts a caller in memory only while
 
@@ -23,6 +25,7 @@ per caller.
 """
 import atexit
 import logging
+import math
 import os
 import threading
 import time
@@ -57,16 +60,11 @@ class Window:
         self.synced_at = max(self.synced_at, now)
 
 
-class SQLStorage(Storage):
-    """Fixed-window counters in the data store's ``rate_limits`` table, sent in batches."""
+class Batches:
+    """Counts held per process and sent in batches by a thread of its own; :meth:`add_counts`
+    says how a batch reaches the shared counts."""
 
-    STORAGE_SCHEME = [SCHEME]
-
-    def __init__(self, uri=None, wrap_exceptions=False, datastore=None, sync_seconds=0.05, **options):
-        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        if datastore is None:
-            raise ValueError(f"{SCHEME}:// needs the data store in the limiter's storage options")
-        self.datastore = datastore
+    def __init__(self, sync_seconds):
         self.sync_seconds = float(sync_seconds)
         self.windows = {}
         self.lock = threading.Lock()
@@ -74,9 +72,16 @@ class SQLStorage(Storage):
         self.stopping = threading.Event()
         self.stop_at_exit = False
 
-    @property
-    def base_exceptions(self):
-        return SQLAlchemyError
+    def add_counts(self, counts, now):
+        """Add ``{key: (amount, expiry seconds)}`` to the shared counts; ``{key: (total,
+        window's end)}``."""
+        raise NotImplementedError
+
+    def stored_count(self, key, now):
+        raise NotImplementedError
+
+    def stored_expiry(self, key, now):
+        raise NotImplementedError
 
     def incr(self, key, expiry, amount=1):
         now = time.time()
@@ -101,7 +106,7 @@ class SQLStorage(Storage):
             if window is not None:
                 window.pending = 0
         try:
-            count, expires_at = self.datastore.incr_limits({key: (held + amount, expiry)}, now)[key]
+            count, expires_at = self.add_counts({key: (held + amount, expiry)}, now)[key]
         except Exception:
             self.hold_again({key: held}, now)
             raise
@@ -136,7 +141,7 @@ class SQLStorage(Storage):
         if not held:
             return False
         try:
-            totals = self.datastore.incr_limits(held, now)
+            totals = self.add_counts(held, now)
         except Exception:
             self.hold_again({key: amount for key, (amount, _) in held.items()}, now)
             raise
@@ -192,7 +197,7 @@ class SQLStorage(Storage):
             window = self.windows.get(key)
             if window is not None and now < window.expires_at:
                 return window.synced + window.pending
-        return self.datastore.get_limit(key, now)
+        return self.stored_count(key, now)
 
     def get_expiry(self, key):
         now = time.time()
@@ -200,6 +205,33 @@ class SQLStorage(Storage):
             window = self.windows.get(key)
             if window is not None and now < window.expires_at:
                 return window.expires_at
+        return self.stored_expiry(key, now)
+
+
+
+class SQLStorage(Batches, Storage):
+    """Fixed-window counters in the data store's ``rate_limits`` table, sent in batches."""
+
+    STORAGE_SCHEME = [SCHEME]
+
+    def __init__(self, uri=None, wrap_exceptions=False, datastore=None, sync_seconds=0.05, **options):
+        Storage.__init__(self, uri, wrap_exceptions=wrap_exceptions, **options)
+        Batches.__init__(self, sync_seconds)
+        if datastore is None:
+            raise ValueError(f"{SCHEME}:// needs the data store in the limiter's storage options")
+        self.datastore = datastore
+
+    @property
+    def base_exceptions(self):
+        return SQLAlchemyError
+
+    def add_counts(self, counts, now):
+        return self.datastore.incr_limits(counts, now)
+
+    def stored_count(self, key, now):
+        return self.datastore.get_limit(key, now)
+
+    def stored_expiry(self, key, now):
         return self.datastore.limit_expiry(key, now)
 
     def check(self):
@@ -215,6 +247,47 @@ class SQLStorage(Storage):
         with self.lock:
             self.windows.pop(key, None)
         self.datastore.clear_limits(key)
+
+
+class BatchedStorage(Batches):
+    """Another storage of ``limits`` (``redis://``, ``memcached://``), its counts sent in
+    batches as the store's are: one round trip per caller and period instead of one per
+    request."""
+
+    def __init__(self, storage, sync_seconds):
+        super().__init__(sync_seconds)
+        self.storage = storage
+
+    def add_counts(self, counts, now):
+        totals = {}
+        for key, (amount, expiry) in counts.items():
+            # A window the storage no longer holds starts again for what is left of ours.
+            count = self.storage.incr(key, max(1, math.ceil(expiry)), amount)
+            ends = self.storage.get_expiry(key)
+            known = self.windows.get(key)
+            if known is not None and abs(ends - known.expires_at) < 1:
+                ends = known.expires_at  # the same window: its end is known to the second only
+            totals[key] = (count, ends)
+        return totals
+
+    def stored_count(self, key, now):
+        return self.storage.get(key)
+
+    def stored_expiry(self, key, now):
+        return self.storage.get_expiry(key)
+
+    def check(self):
+        return self.storage.check()
+
+    def reset(self):
+        with self.lock:
+            self.windows.clear()
+        return self.storage.reset()
+
+    def clear(self, key):
+        with self.lock:
+            self.windows.pop(key, None)
+        self.storage.clear(key)
 
 
 def sync_seconds(config):
