@@ -482,6 +482,10 @@ def run(servers, tmp, args, wrk, taskset):
     print(f"store, redis: Dummy cloud 'default' with {NODE_COUNT} nodes, administrator key, rate limiter on "
           f"(RATE_LIMIT 100,000,000 per minute) counting in the store (store) or in {args.redis or '-'} (redis); "
           f"temp folder {tmp}")
+    print("store, redis: the administrator's list is encoded once per NODE_LIST_SECONDS in each worker, and "
+          "answered from that page before Flask dispatches the request (dispatcher/api/hotpages.py) while "
+          "the key is in the worker's AUTH_CACHE_SECONDS cache; every request is still counted by the rate "
+          "limiter, the metrics and the access log")
     if args.setting:
         print(f"extra settings (what-if): {'; '.join(args.setting)}")
     print(f"server command: {' '.join(servers[0].command[:-3])} --bind 127.0.0.1:PORT" + (f" {extra}" if extra else "")

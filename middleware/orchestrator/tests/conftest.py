@@ -141,6 +141,30 @@ def empty_postgres(url):
         engine.dispose()
 
 
+REDIS = "redis://127.0.0.1:6379/15"  # a database of the local server kept for the tests
+
+
+@pytest.fixture
+def redis_db():
+    """The tests' database on the real Redis, emptied first."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        server_missing("Redis", exc)
+    return client
+
+
+@pytest.fixture(params=["orchestrator+sql://", REDIS])
+def counts_in(request):
+    """Where the rate limiter counts: the store (the default), then the real Redis, emptied first."""
+    if request.param == REDIS:
+        request.getfixturevalue("redis_db")
+    return request.param
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_backend(request):
     """The store every app of a test uses; tests that read the SQLite file narrow it to sqlite."""

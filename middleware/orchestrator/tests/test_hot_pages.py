@@ -7,25 +7,11 @@ from flask import request_started
 import pytest
 from sqlalchemy import text
 
-from conftest import ADMIN_KEY, server_missing
+from conftest import ADMIN_KEY
 
 NODES = "/api/v1/clouds/default/nodes"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 FARM = {"default": {"ENGINE": "dummy", "USER": "", "PASSWORD": "", "EXTRA_PARAMS": {"nodes": 3}}}
-REDIS = "redis://127.0.0.1:6379/13"  # a database of the local server kept for these tests
-
-
-@pytest.fixture(params=["orchestrator+sql://", REDIS])
-def counts_in(request):
-    """Where the rate limiter counts: the store, then the real Redis, emptied first."""
-    if request.param == REDIS:
-        import redis
-
-        try:
-            redis.Redis.from_url(REDIS).flushdb()
-        except redis.RedisError as exc:
-            server_missing("Redis", exc)
-    return request.param
 
 
 class Dispatches:

@@ -2,24 +2,10 @@
 import pytest
 from sqlalchemy import func, select
 
-from conftest import server_missing
+from conftest import REDIS
 from dispatcher.lib import store
 
 ADMIN_KEY = "test-admin-key-0123456789abcdef0123"
-REDIS = "redis://127.0.0.1:6379/15"   # a database of the local server kept for these tests
-
-
-@pytest.fixture(params=["orchestrator+sql://", REDIS])
-def counts_in(request):
-    """Where the counts live: the store (the default), then the real Redis, emptied first."""
-    if request.param == REDIS:
-        import redis
-
-        try:
-            redis.Redis.from_url(REDIS).flushdb()
-        except redis.RedisError as exc:
-            server_missing("Redis", exc)
-    return request.param
 
 
 @pytest.fixture

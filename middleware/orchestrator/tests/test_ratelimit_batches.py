@@ -5,6 +5,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from conftest import REDIS
 from dispatcher.errors import SettingsError
 from dispatcher.lib import store
 from service import wait_for
@@ -134,44 +135,26 @@ def test_uncounted_routes_and_the_headers_of_counted_ones(make_app):
                                      "details": {}}
 
 
-REDIS = "redis://127.0.0.1:6379/12"  # a database of the local server kept for these tests
-
-
-@pytest.fixture
-def redis_counts():
-    """The real Redis, emptied first: the database the apps below count in."""
-    import redis
-
-    from conftest import server_missing
-
-    client = redis.Redis.from_url(REDIS)
-    try:
-        client.flushdb()
-    except redis.RedisError as exc:
-        server_missing("Redis", exc)
-    return client
-
-
 def redis_total(client):
     return sum(int(client.get(key)) for key in client.keys("*LIMITER*"))
 
 
-def test_counts_for_redis_travel_in_batches_too(make_app, redis_counts):
+def test_counts_for_redis_travel_in_batches_too(make_app, redis_db):
     app = make_app(RATE_LIMIT="10000 per minute", RATELIMIT_STORAGE_URI=REDIS)
     assert type(storage_of(app)).__name__ == "BatchedStorage"
     client = app.test_client()
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     answers = [client.get("/api/v1/clouds", headers=headers) for _ in range(40)]
     assert [int(a.headers["X-RateLimit-Remaining"]) for a in answers] == list(range(9999, 9959, -1))
-    wait_for(lambda: redis_total(redis_counts) == 40)
+    wait_for(lambda: redis_total(redis_db) == 40)
     assert storage_of(app).sync() is False
     # The window's end is Redis's, to the second, and the same in every answer.
     resets = {int(a.headers["X-RateLimit-Reset"]) for a in answers}
-    ends = time.time() + redis_counts.ttl(redis_counts.keys("*LIMITER*")[0])
+    ends = time.time() + redis_db.ttl(redis_db.keys("*LIMITER*")[0])
     assert len(resets) == 1 and abs(resets.pop() - ends) <= 2
 
 
-def test_two_busy_workers_counting_in_redis_pass_a_limit_by_at_most_their_slack(make_app, redis_counts):
+def test_two_busy_workers_counting_in_redis_pass_a_limit_by_at_most_their_slack(make_app, redis_db):
     limit = 400  # a slack of 4 per process
     apps = [make_app(RATE_LIMIT=f"{limit} per minute", RATELIMIT_STORAGE_URI=REDIS) for _ in range(2)]
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -179,14 +162,36 @@ def test_two_busy_workers_counting_in_redis_pass_a_limit_by_at_most_their_slack(
     accepted = sum(clients[n % 2].get("/api/v1/clouds", headers=headers).status_code == 200
                    for n in range(2 * limit))
     assert limit <= accepted <= limit + 2 * 4
-    wait_for(lambda: redis_total(redis_counts) == 2 * limit)
+    wait_for(lambda: redis_total(redis_db) == 2 * limit)
 
 
-def test_redis_counts_exactly_with_no_sync_period(make_app, redis_counts):
+def test_redis_db_exactly_with_no_sync_period(make_app, redis_db):
     app = make_app(RATE_LIMIT="10000 per minute", RATELIMIT_STORAGE_URI=REDIS, RATELIMIT_SYNC_SECONDS=0)
     assert type(storage_of(app)).__name__ != "BatchedStorage"
     client = app.test_client()
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     for n in range(1, 4):
         assert client.get("/api/v1/clouds", headers=headers).status_code == 200
-        assert redis_total(redis_counts) == n  # at once, before any period
+        assert redis_total(redis_db) == n  # at once, before any period
+
+
+@pytest.mark.parametrize("where", ["store", "redis"])
+def test_clear_and_reset_forget_held_and_shared_counts(make_app, request, where):
+    settings = {"RATELIMIT_STORAGE_URI": REDIS} if where == "redis" else {}
+    if where == "redis":
+        request.getfixturevalue("redis_db")
+    app = make_app(RATE_LIMIT="10000 per minute", **settings)
+    storage, client = storage_of(app), app.test_client()
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    for _ in range(3):
+        client.get("/api/v1/clouds", headers=headers)
+    key = next(iter(storage.windows))
+    assert storage.get(key) == 3
+    wait_for(lambda: storage.stored_count(key, time.time()) == 3)  # no batch left on its way
+    storage.clear(key)
+    assert storage.get(key) == 0 and key not in storage.windows
+    client.get("/api/v1/clouds", headers=headers)
+    assert storage.get(key) == 1
+    wait_for(lambda: storage.stored_count(key, time.time()) == 1)
+    storage.reset()
+    assert storage.get(key) == 0 and not storage.windows

@@ -83,6 +83,20 @@ class Batches:
     def stored_expiry(self, key, now):
         raise NotImplementedError
 
+    def clear_stored(self, key=None):
+        """Forget the shared count of ``key``, or of every key."""
+        raise NotImplementedError
+
+    def reset(self):
+        with self.lock:
+            self.windows.clear()
+        return self.clear_stored()
+
+    def clear(self, key):
+        with self.lock:
+            self.windows.pop(key, None)
+        self.clear_stored(key)
+
     def incr(self, key, expiry, amount=1):
         now = time.time()
         limit = limit_of(key)
@@ -238,15 +252,8 @@ class SQLStorage(Batches, Storage):
         self.datastore.ping()
         return True
 
-    def reset(self):
-        with self.lock:
-            self.windows.clear()
-        return self.datastore.clear_limits()
-
-    def clear(self, key):
-        with self.lock:
-            self.windows.pop(key, None)
-        self.datastore.clear_limits(key)
+    def clear_stored(self, key=None):
+        return self.datastore.clear_limits(key)
 
 
 class BatchedStorage(Batches):
@@ -279,15 +286,8 @@ class BatchedStorage(Batches):
     def check(self):
         return self.storage.check()
 
-    def reset(self):
-        with self.lock:
-            self.windows.clear()
-        return self.storage.reset()
-
-    def clear(self, key):
-        with self.lock:
-            self.windows.pop(key, None)
-        self.storage.clear(key)
+    def clear_stored(self, key=None):
+        return self.storage.reset() if key is None else self.storage.clear(key)
 
 
 def sync_seconds(config):
