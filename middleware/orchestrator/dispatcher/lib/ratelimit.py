@@ -222,7 +222,6 @@ class Batches:
         return self.stored_expiry(key, now)
 
 
-
 class SQLStorage(Batches, Storage):
     """Fixed-window counters in the data store's ``rate_limits`` table, sent in batches."""
 
