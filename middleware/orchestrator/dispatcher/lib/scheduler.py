@@ -101,7 +101,7 @@ class Scheduler:
         self._queued = set()                   # run ids waiting for the previous run of their job
         self._active = defaultdict(int)        # job id -> runs executing now
         self._waiting = defaultdict(deque)     # job id -> runs queued behind a running one
-        self._schedules = {}                   # job id -> (schedule json, Schedule)
+        self._schedules = {}                   # stored schedule (JSON text) -> Schedule
         self._leader = False
         self._lease_until = 0.0
         self._next_purge = 0.0
@@ -301,12 +301,15 @@ class Scheduler:
             log.exception("could not give back %d runs claimed ahead", len(ahead))
 
     def _schedule(self, job):
-        cached = self._schedules.get(job["id"])
-        if cached is None and len(self._schedules) > 100_000:
-            self._schedules.clear()  # deleted jobs leave entries behind: start the cache afresh
-        if cached is None or cached[0] != job["schedule"]:
-            cached = self._schedules[job["id"]] = (job["schedule"], schedule_from_stored(json.loads(job["schedule"])))
-        return cached[1]
+        """The job's :class:`Schedule`, read once per stored form: jobs written together (a
+        burst of one-offs for the same second, a group on the same rule) share one."""
+        stored = job["schedule"]
+        found = self._schedules.get(stored)
+        if found is None:
+            if len(self._schedules) >= 10_000:
+                self._schedules.clear()  # forms no due job has any more: start afresh
+            found = self._schedules[stored] = schedule_from_stored(json.loads(stored))
+        return found
 
     def _claim_due(self, tx, now):
         """Claim the due occurrences of due jobs; returns the claimed runs to execute.
@@ -355,13 +358,11 @@ class Scheduler:
                         rows[-1].update(status=SUBMITTED, holder=self._token)
                 if nxt is None:
                     drops.append({"jid": job["id"], "old": job["next_run_at"]})
-                    self._schedules.pop(job["id"], None)
                 elif nxt is STUCK:
                     log.warning("job %s stops: its next fire time takes too much work to compute; it fires "
                                 "again once its schedule is changed", job["id"])
                     moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": None,
                                   "claimed": len(occurrences)})
-                    self._schedules.pop(job["id"], None)
                 else:
                     moves.append({"jid": job["id"], "old": job["next_run_at"], "nxt": nxt,
                                   "claimed": len(occurrences)})
