@@ -1,5 +1,6 @@
 """Counts in the store (and in Redis) travel in batches: exact for each process, within a slack
 across them."""
+import threading
 import time
 
 import pytest
@@ -195,3 +196,35 @@ def test_clear_and_reset_forget_held_and_shared_counts(make_app, request, where)
     wait_for(lambda: storage.stored_count(key, time.time()) == 1)
     storage.reset()
     assert storage.get(key) == 0 and not storage.windows
+
+
+def test_a_batch_on_its_way_stays_in_the_process_view(make_app, store_backend):
+    """While a batch waits for the store, the process's answers still count it: the remaining
+    allowance never goes back up."""
+    app = make_app(RATE_LIMIT="10000 per minute")
+    storage, client = storage_of(app), app.test_client()
+    storage.sync_seconds = 3600  # no batches but the one this test sends, and views stay fresh
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+    def remaining():
+        return int(client.get("/api/v1/clouds", headers=headers).headers["X-RateLimit-Remaining"])
+
+    assert [remaining() for _ in range(6)] == list(range(9999, 9993, -1))
+    key = next(iter(storage.windows))
+    engine = app.extensions["orchestrator.engine"]
+    blocker = engine.connect()  # another writer holds the counts' table: the batch waits for it
+    blocker.exec_driver_sql("BEGIN IMMEDIATE" if store_backend == "sqlite" else "BEGIN")
+    if store_backend == "postgresql":
+        blocker.exec_driver_sql("LOCK TABLE rate_limits IN SHARE ROW EXCLUSIVE MODE")
+    batch = threading.Thread(target=storage.sync)
+    try:
+        batch.start()
+        wait_for(lambda: storage.windows[key].sending == 5)
+        assert remaining() == 9993  # 1 stored, 5 on their way, this one
+    finally:
+        blocker.rollback()
+        blocker.close()
+    batch.join(timeout=30)
+    assert remaining() == 9992
+    storage.sync()
+    assert stored_count(app) == 8

@@ -43,13 +43,17 @@ log = logging.getLogger(__name__)
 
 
 class Window:
-    """A process's view of one key's fixed window."""
+    """A process's view of one key's fixed window: the store's total when last heard
+    (``synced``), the counts on their way to it (``sending``) and those held (``pending``)."""
 
-    __slots__ = ("synced", "pending", "expires_at", "synced_at")
+    __slots__ = ("synced", "sending", "pending", "expires_at", "synced_at")
 
     def __init__(self, synced, expires_at, synced_at):
         self.synced, self.expires_at, self.synced_at = synced, expires_at, synced_at
-        self.pending = 0
+        self.sending = self.pending = 0
+
+    def counted(self):
+        return self.synced + self.sending + self.pending
 
     def learn(self, count, expires_at, now):
         """Take the store's total, unless an answer to a later write already came."""
@@ -68,6 +72,9 @@ class Batches:
         self.sync_seconds = float(sync_seconds)
         self.windows = {}
         self.lock = threading.Lock()
+        # One write to the shared counts at a time: each answer then includes every count this
+        # process sent before it, and its view never goes back.
+        self.send_lock = threading.Lock()
         self.sender_pid = None  # the process whose sender thread runs (a forked worker starts its own)
         self.stopping = threading.Event()
         self.stop_at_exit = False
@@ -105,66 +112,82 @@ class Batches:
             with self.lock:
                 window = self.windows.get(key)
                 if (window is not None and now < window.expires_at and now - window.synced_at < 2 * self.sync_seconds
-                        and window.pending + amount <= slack
-                        and window.synced + window.pending + amount + slack <= limit):
+                        and window.sending + window.pending + amount <= slack
+                        and window.counted() + amount + slack <= limit):
                     window.pending += amount
                     self.start_sender()
-                    return window.synced + window.pending
+                    return window.counted()
         return self.send(key, expiry, amount, now)
 
     def send(self, key, expiry, amount, now):
         """Add ``amount`` and what this process holds for ``key`` to the store; the total."""
-        with self.lock:
-            window = self.windows.get(key)
-            held = window.pending if window is not None and now < window.expires_at else 0
-            if window is not None:
-                window.pending = 0
-        try:
-            count, expires_at = self.add_counts({key: (held + amount, expiry)}, now)[key]
-        except Exception:
-            self.hold_again({key: held}, now)
-            raise
-        with self.lock:
-            window = self.windows.get(key)
-            if window is None or window.expires_at <= now:
-                window = self.windows[key] = Window(count, expires_at, now)
-            else:
-                window.learn(count, expires_at, now)
-            return count + window.pending
-
-    def hold_again(self, held, now):
-        """Counts the store did not take stay with the process, for the next batch."""
-        with self.lock:
-            for key, amount in held.items():
+        with self.send_lock:
+            with self.lock:
                 window = self.windows.get(key)
-                if amount and window is not None and now < window.expires_at:
+                taken = self._take(window, now)
+            try:
+                count, expires_at = self.add_counts({key: (taken + amount, expiry)}, now)[key]
+            except Exception:
+                self.hold_again({key: (window, taken)}, now)
+                raise
+            with self.lock:
+                if window is not None:
+                    window.sending -= taken
+                current = self.windows.get(key)
+                if current is None or current.expires_at <= now:
+                    current = self.windows[key] = Window(count, expires_at, now)
+                else:
+                    current.learn(count, expires_at, now)
+                return current.counted()
+
+    @staticmethod
+    def _take(window, now):
+        """Move what ``window`` holds to its counts on their way (under the lock); how many."""
+        if window is None:
+            return 0
+        taken = window.pending if now < window.expires_at else 0
+        window.pending, window.sending = 0, window.sending + taken
+        return taken
+
+    def hold_again(self, taken, now):
+        """Counts the store did not take (``{key: (window, amount)}``) stay with the process,
+        for the next batch."""
+        with self.lock:
+            for key, (window, amount) in taken.items():
+                if window is None or not amount:
+                    continue
+                window.sending -= amount
+                if now < window.expires_at and self.windows.get(key) is window:
                     window.pending += amount
 
     def sync(self):
         """Send every count this process holds in one transaction, and learn the totals;
         whether there was anything to send."""
-        now = time.time()
-        with self.lock:
-            held = {}
-            for key, window in list(self.windows.items()):
-                if window.pending and now < window.expires_at:
-                    held[key] = (window.pending, window.expires_at - now)
-                    window.pending = 0
-                elif window.expires_at <= now:
-                    del self.windows[key]  # a window gone by: the store starts the next one
-        if not held:
-            return False
-        try:
-            totals = self.add_counts(held, now)
-        except Exception:
-            self.hold_again({key: amount for key, (amount, _) in held.items()}, now)
-            raise
-        with self.lock:
-            for key, (count, expires_at) in totals.items():
-                window = self.windows.get(key)
-                if window is not None:
-                    window.learn(count, expires_at, now)
-        return True
+        with self.send_lock:
+            now = time.time()
+            with self.lock:
+                held, taken = {}, {}
+                for key, window in list(self.windows.items()):
+                    if window.pending and now < window.expires_at:
+                        held[key] = (window.pending, window.expires_at - now)
+                        taken[key] = (window, self._take(window, now))
+                    elif window.expires_at <= now:
+                        del self.windows[key]  # a window gone by: the store starts the next one
+            if not held:
+                return False
+            try:
+                totals = self.add_counts(held, now)
+            except Exception:
+                self.hold_again(taken, now)
+                raise
+            with self.lock:
+                for window, amount in taken.values():
+                    window.sending -= amount
+                for key, (count, expires_at) in totals.items():
+                    window = self.windows.get(key)
+                    if window is not None:
+                        window.learn(count, expires_at, now)
+            return True
 
     def start_sender(self):
         """Start this process's sender thread unless it runs (called under the lock)."""
@@ -210,7 +233,7 @@ class Batches:
         with self.lock:
             window = self.windows.get(key)
             if window is not None and now < window.expires_at:
-                return window.synced + window.pending
+                return window.counted()
         return self.stored_count(key, now)
 
     def get_expiry(self, key):
