@@ -390,6 +390,32 @@ def test_a_dead_schedulers_runs_claimed_ahead_run_once_through_the_next(make_app
     assert len(calls_of(tag)) == 1
 
 
+def test_outcomes_are_written_away_from_the_start_of_runs_but_within_a_second(make_app):
+    """Writing finished runs waits while runs claimed ahead are about to start, at most
+    RECORD_DELAY; then it is written whatever starts."""
+    from dispatcher.lib.accounts import Caller
+    from dispatcher.lib.scheduler import RECORD_DELAY
+
+    app = make_app()
+    scheduler, datastore = app.extensions["orchestrator.scheduler"], app.extensions["orchestrator.datastore"]
+    admin = app.extensions["orchestrator.accounts"].admin_account()
+    caller = Caller(admin["id"], admin["name"], admin["plan"], True, "key")
+    run_id = app.extensions["orchestrator.jobs"].submit_action(
+        caller, {"type": "method", "method": "nothing"}, 300, "for the test")
+    run = datastore.get_run_row(run_id)
+    datastore.start_run(run_id, time.time(), "started by the test", holder=scheduler.holder)
+    scheduler.recorder.finish(run, "Completed", time.time())
+    scheduler._ahead = [(time.time() + 0.05, "other", {}, None)]   # a run starts in 50 ms
+    scheduler.tick()
+    assert scheduler.recorder.waited() > 0                        # still queued
+    assert datastore.get_run_row(run_id)["status"] == "Running"
+    scheduler.recorder._since -= RECORD_DELAY                      # it has waited long enough
+    scheduler._ahead = [(time.time() + 0.05, "other", {}, None)]
+    scheduler.tick()
+    assert scheduler.recorder.waited() == 0
+    assert datastore.get_run_row(run_id)["status"] == "Completed"
+
+
 def test_the_lease_is_renewed_away_from_the_start_of_runs_but_always_in_time(make_app):
     """Renewing the lease (and reaping) waits while runs claimed ahead are about to start, as
     long as a quarter of the lease is left; then it renews whatever is due."""

@@ -3,6 +3,7 @@ happened, and the scheduling loop writes everything queued since its last tick i
 own transaction, so thousands of runs a second cost a few commits and the scheduler is one
 writer."""
 import queue
+import time
 
 STARTED = object()  # the kind of an entry that says when a run claimed ahead actually began
 
@@ -12,23 +13,36 @@ class RunRecorder:
 
     def __init__(self):
         self._queue = queue.SimpleQueue()
+        self._since = None  # when the oldest entry not drained yet was queued (time.monotonic())
 
     def started(self, run, at):
         """Queue when ``run``, claimed ahead as Running with its planned start, actually began."""
-        self._queue.put((run, STARTED, at, None, None))
+        self._put((run, STARTED, at, None, None))
 
     def finish(self, run, status, at, result=None, error=None):
-        """Queue the outcome of ``run`` (any thread); the next tick, at most a poll interval
-        away, writes it."""
-        self._queue.put((run, status, at, result, error))
+        """Queue the outcome of ``run`` (any thread); a coming tick of the loop writes it."""
+        self._put((run, status, at, result, error))
+
+    def _put(self, item):
+        if self._since is None:
+            self._since = time.monotonic()
+        self._queue.put(item)
+
+    def waited(self):
+        """Seconds the oldest entry not drained yet has waited; 0 when there is none."""
+        since = self._since
+        return 0.0 if since is None else time.monotonic() - since
 
     def drain(self, limit=10_000):
+        self._since = None
         items = []
         while len(items) < limit:
             try:
                 items.append(self._queue.get_nowait())
             except queue.Empty:
                 break
+        if not self._queue.empty():
+            self._since = time.monotonic()  # what is left waits from now on
         return items
 
     @staticmethod

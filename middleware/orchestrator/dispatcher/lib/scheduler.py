@@ -66,6 +66,7 @@ LEASE = "scheduler"
 QUEUED = "queued"   # a decision of a remote executor: Submitted, handed to the workers' queue
 STUCK = object()    # a next fire time too costly to compute: the job stays, with no next run
 QUIET = 0.15        # seconds around the start of runs claimed ahead that the lease's upkeep keeps clear of
+RECORD_DELAY = 1.0  # seconds a start or an outcome may wait to be written while runs start around it
 
 
 class Scheduler:
@@ -225,7 +226,10 @@ class Scheduler:
         claiming of the next second's occurrences."""
         now = time.time()
         with self.datastore.transaction() as tx:
-            self.recorder.write(tx, self.recorder.drain())
+            if self.recorder.waited() >= RECORD_DELAY or not self._starts_near(now):
+                # Writing a batch of outcomes holds the interpreter for milliseconds, which the
+                # runs starting now would wait for: written a moment later.
+                self.recorder.write(tx, self.recorder.drain())
             start = self._dispatch(tx, now)
         self._submit(start)
         now = time.time()
