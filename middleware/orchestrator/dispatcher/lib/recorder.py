@@ -1,7 +1,7 @@
 """Starts and ends of runs, written in batches: the executor's threads only queue what
-happened, and the scheduling loop writes everything queued since its last tick in the tick's
-own transaction, so thousands of runs a second cost a few commits and the scheduler is one
-writer."""
+happened, and the scheduling loop writes what is queued in its ticks' own transactions (not
+while runs claimed ahead are starting, a second at most), so thousands of runs a second cost a
+few commits and the scheduler is one writer."""
 import queue
 import time
 
