@@ -166,7 +166,7 @@ def test_two_busy_workers_counting_in_redis_pass_a_limit_by_at_most_their_slack(
     wait_for(lambda: redis_total(redis_db) == 2 * limit)
 
 
-def test_redis_db_exactly_with_no_sync_period(make_app, redis_db):
+def test_redis_counts_exactly_with_no_sync_period(make_app, redis_db):
     app = make_app(RATE_LIMIT="10000 per minute", RATELIMIT_STORAGE_URI=REDIS, RATELIMIT_SYNC_SECONDS=0)
     assert type(storage_of(app)).__name__ != "BatchedStorage"
     client = app.test_client()
@@ -176,12 +176,8 @@ def test_redis_db_exactly_with_no_sync_period(make_app, redis_db):
         assert redis_total(redis_db) == n  # at once, before any period
 
 
-@pytest.mark.parametrize("where", ["store", "redis"])
-def test_clear_and_reset_forget_held_and_shared_counts(make_app, request, where):
-    settings = {"RATELIMIT_STORAGE_URI": REDIS} if where == "redis" else {}
-    if where == "redis":
-        request.getfixturevalue("redis_db")
-    app = make_app(RATE_LIMIT="10000 per minute", **settings)
+def test_clear_and_reset_forget_held_and_shared_counts(make_app, counts_in):
+    app = make_app(RATE_LIMIT="10000 per minute", RATELIMIT_STORAGE_URI=counts_in)
     storage, client = storage_of(app), app.test_client()
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     for _ in range(3):
