@@ -481,6 +481,30 @@ def test_transitions_are_announced_in_order_once_committed(datastore):
         (run["id"], job["id"], "alice", 100.0)}
 
 
+def test_a_transition_recorded_by_another_thread_is_heard_after_the_commit_it_follows(datastore):
+    # The API's thread commits a Submitted run; the scheduler's thread sees it at once and
+    # starts it. Its Running must not reach the listeners before the Submitted it follows.
+    heard, submitted_heard = [], threading.Event()
+    started = threading.Thread(target=lambda: datastore.start_run(run["id"], 100.1, holder="w"))
+
+    def listener(events):
+        if events[0]["status"] == "Submitted" and not submitted_heard.is_set():
+            started.start()             # the run is committed: the other thread can start it
+            started.join(0.5)           # and would be heard first, were commit and announce apart
+            submitted_heard.set()
+        heard.extend(e["status"] for e in events)
+
+    datastore.subscribe(listener)
+    job = datastore.add_job(job_row(), no_quota)
+    run = run_row(job, 100.0)
+    with datastore.transaction() as tx:
+        tx.add_runs([run], 99.0)
+    started.join(10)
+    assert not started.is_alive()
+    assert heard == ["Submitted", "Running"]
+    assert datastore.get_run_row(run["id"])["status"] == "Running"
+
+
 def test_runs_handed_to_a_queue_are_busy_started_once_or_expire(datastore):
     job, other = datastore.add_job(job_row(), no_quota), datastore.add_job(job_row(), no_quota)
     with datastore.transaction() as tx:

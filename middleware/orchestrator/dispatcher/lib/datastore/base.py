@@ -109,7 +109,8 @@ class DataStore(ABC):
     Every transition of a run it records is announced, once committed, to the listeners given
     to :meth:`subscribe`: ``listener(events)``, each event a dict with ``run_id``, ``job_id``,
     ``account_id``, ``scheduled_for``, ``status``, ``at`` and ``message``, in the order they
-    happened. Listeners are called on the committing thread and must not block.
+    happened: a process's commits are announced in the order they were made, whichever of its
+    threads made them. Listeners are called on the committing thread and must not block.
     """
 
     @abstractmethod

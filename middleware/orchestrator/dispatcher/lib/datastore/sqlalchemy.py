@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import json
 import logging
 import random
+import threading
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, true, update
 
@@ -178,6 +179,7 @@ class SQLAlchemyDataStore(DataStore):
         self.insert = store.insert_for(engine)
         self.claim_runs = self.insert(store.runs).on_conflict_do_nothing(index_elements=["job_id", "scheduled_for"])
         self.listeners = []
+        self.announcing = threading.Lock()
 
     def subscribe(self, listener):
         self.listeners.append(listener)
@@ -191,11 +193,22 @@ class SQLAlchemyDataStore(DataStore):
 
     @contextmanager
     def transaction(self):
-        with self.engine.begin() as conn:
-            tx = SQLAlchemyTransaction(self, conn)
-            yield tx
-        if tx.events:
-            self._announce(tx.events)
+        with self.engine.connect() as conn:
+            outer = conn.begin()
+            try:
+                tx = SQLAlchemyTransaction(self, conn)
+                yield tx
+            except BaseException:
+                outer.rollback()
+                raise
+            if not tx.events:
+                outer.commit()
+                return
+            # Committed and announced in one step: a transition another thread records later
+            # (the start of a run this commit submits) cannot be heard before this one.
+            with self.announcing:
+                outer.commit()
+                self._announce(tx.events)
 
     # -- jobs -------------------------------------------------------------------------
     @staticmethod
