@@ -416,6 +416,47 @@ def test_outcomes_are_written_away_from_the_start_of_runs_but_within_a_second(ma
     assert datastore.get_run_row(run_id)["status"] == "Completed"
 
 
+def test_a_tick_waits_for_runs_claimed_ahead_to_reach_their_threads_within_a_bound(make_app, monkeypatch):
+    """The loop's next tick waits while runs claimed ahead are about to start, or are handed
+    to the pool and not yet taken by its threads; never longer than MAKE_WAY."""
+    from dispatcher.lib import scheduler as scheduling
+
+    app = make_app(SCHEDULER_WORKERS=1)
+    scheduler = app.extensions["orchestrator.scheduler"]
+    monkeypatch.setattr(scheduling, "MAKE_WAY", 60.0)
+
+    def tick_waits():
+        waiting = threading.Thread(target=scheduler._make_way)
+        waiting.start()
+        waiting.join(0.3)
+        return waiting
+
+    scheduler._ahead = [(time.time() + 0.005, "soon", {}, None)]       # about to start
+    waiting = tick_waits()
+    assert waiting.is_alive()
+    scheduler._ahead = []                                                 # the starter took it
+    waiting.join(10)
+    assert not waiting.is_alive()
+
+    gate = threading.Event()
+    scheduler.executor.submit_many([(gate.wait, (10,)), (gate.wait, (10,))])  # one thread: one left queued
+    wait_for(lambda: scheduler.executor.queue_depth() == 1)
+    scheduler._last_start = time.time()
+    waiting = tick_waits()
+    assert waiting.is_alive()
+    gate.set()                                                            # the pool takes what was handed
+    waiting.join(10)
+    assert not waiting.is_alive() and scheduler.executor.queue_depth() == 0
+
+    monkeypatch.setattr(scheduling, "MAKE_WAY", 0.2)
+    scheduler._ahead = [(time.time() - 1, "never taken", {}, None)]        # a starter that never comes
+    waiting = threading.Thread(target=scheduler._make_way)
+    waiting.start()
+    waiting.join(10)
+    assert not waiting.is_alive()                                         # the tick comes anyway
+    scheduler._ahead = []
+
+
 def test_the_lease_is_renewed_away_from_the_start_of_runs_but_always_in_time(make_app):
     """Renewing the lease (and reaping) waits while runs claimed ahead are about to start, as
     long as a quarter of the lease is left; then it renews whatever is due."""

@@ -20,6 +20,10 @@ within that):
    no longer start within the job's tolerance, or when the previous run of a non-overlapping
    job is still going.
 
+A tick holds the interpreter for a few milliseconds, which the runs claimed ahead would wait
+for if it came as they start: the loop lets them reach the pool's threads first (waiting at
+most ``MAKE_WAY``), as it keeps the lease's upkeep and the writing of outcomes clear of them.
+
 Catching up, as cron does: when several occurrences of one job are owed at once, because the
 scheduler was down (or no scheduler held the lease) or its loop fell behind, only the latest
 one still within the tolerance is run (or skipped, or queued, as ``overlap`` says); the
@@ -67,6 +71,8 @@ QUEUED = "queued"   # a decision of a remote executor: Submitted, handed to the 
 STUCK = object()    # a next fire time too costly to compute: the job stays, with no next run
 QUIET = 0.15        # seconds around the start of runs claimed ahead that the lease's upkeep keeps clear of
 RECORD_DELAY = 1.0  # seconds a start or an outcome may wait to be written while runs start around it
+MAKE_WAY = 0.05     # seconds at most a tick waits for runs claimed ahead to be handed to their threads
+ABOUT_TO_START = 0.01  # seconds before runs claimed ahead start, within which a tick waits for them
 
 
 class Scheduler:
@@ -175,6 +181,7 @@ class Scheduler:
             if self._leader:
                 self._wake.wait(delay)
                 self._wake.clear()
+                self._make_way()
             else:
                 self._stop.wait(delay)
 
@@ -206,6 +213,25 @@ class Scheduler:
         with self._ahead_changed:
             upcoming = self._ahead[0][0] if self._ahead else None
         return (upcoming is not None and upcoming - now < QUIET) or now - self._last_start < QUIET
+
+    def _make_way(self):
+        """Wait, at most ``MAKE_WAY``, while runs claimed ahead are about to start or still
+        being taken by the pool's threads: a tick's store work holds the interpreter for
+        milliseconds, which the last runs of a burst would wait for. The tick comes after."""
+        depth = getattr(self.executor, "queue_depth", None)
+        if depth is None:
+            return
+        deadline = time.time() + MAKE_WAY
+        while not self._stop.is_set():
+            now = time.time()
+            if now >= deadline:
+                return
+            with self._ahead_changed:
+                upcoming = self._ahead[0][0] if self._ahead else None
+            about_to_start = upcoming is not None and upcoming - now < ABOUT_TO_START
+            if not about_to_start and not (now - self._last_start < MAKE_WAY and depth()):
+                return
+            self._stop.wait(0.001)
 
     def _reap(self, now):
         """Fail the runs of holders (schedulers, workers) gone silent for a lease period."""
