@@ -110,7 +110,8 @@ class DataStore(ABC):
     to :meth:`subscribe`: ``listener(events)``, each event a dict with ``run_id``, ``job_id``,
     ``account_id``, ``scheduled_for``, ``status``, ``at`` and ``message``, in the order they
     happened: a process's commits are announced in the order they were made, whichever of its
-    threads made them. Listeners are called on the committing thread and must not block.
+    threads made them. Listeners are called on the committing thread and must not block, nor
+    write to the store: another thread may be waiting for them while holding a write lock.
     """
 
     @abstractmethod

@@ -179,7 +179,7 @@ class SQLAlchemyDataStore(DataStore):
         self.insert = store.insert_for(engine)
         self.claim_runs = self.insert(store.runs).on_conflict_do_nothing(index_elements=["job_id", "scheduled_for"])
         self.listeners = []
-        self.announcing = threading.RLock()  # re-entrant: a listener may record transitions itself
+        self.announcing = threading.Lock()
 
     def subscribe(self, listener):
         self.listeners.append(listener)
