@@ -208,10 +208,14 @@ class Scheduler:
             self._reap(now)
         return True
 
+    def _next_start(self):
+        """When the first run claimed ahead and not started yet is to start, or None."""
+        with self._ahead_changed:
+            return self._ahead[0][0] if self._ahead else None
+
     def _starts_near(self, now):
         """Whether runs claimed ahead start within ``QUIET`` seconds of ``now``, either way."""
-        with self._ahead_changed:
-            upcoming = self._ahead[0][0] if self._ahead else None
+        upcoming = self._next_start()
         return (upcoming is not None and upcoming - now < QUIET) or now - self._last_start < QUIET
 
     def _make_way(self):
@@ -226,8 +230,7 @@ class Scheduler:
             now = time.time()
             if now >= deadline:
                 return
-            with self._ahead_changed:
-                upcoming = self._ahead[0][0] if self._ahead else None
+            upcoming = self._next_start()
             about_to_start = upcoming is not None and upcoming - now < ABOUT_TO_START
             if not about_to_start and not (now - self._last_start < MAKE_WAY and depth()):
                 return

@@ -193,22 +193,15 @@ class SQLAlchemyDataStore(DataStore):
 
     @contextmanager
     def transaction(self):
-        with self.engine.connect() as conn:
-            outer = conn.begin()
-            try:
-                tx = SQLAlchemyTransaction(self, conn)
-                yield tx
-            except BaseException:
-                outer.rollback()
-                raise
-            if not tx.events:
-                outer.commit()
-                return
-            # Committed and announced in one step: a transition another thread records later
-            # (the start of a run this commit submits) cannot be heard before this one.
-            with self.announcing:
-                outer.commit()
-                self._announce(tx.events)
+        with self.engine.begin() as conn:
+            tx = SQLAlchemyTransaction(self, conn)
+            yield tx
+            if tx.events:
+                # Committed and announced in one step: a transition another thread records
+                # later (the start of a run this commit submits) cannot be heard before this one.
+                with self.announcing:
+                    conn.commit()
+                    self._announce(tx.events)
 
     # -- jobs -------------------------------------------------------------------------
     @staticmethod
